@@ -1,0 +1,63 @@
+/**
+ * The event bus seen by services: topics of keyed messages, delivered at least once,
+ * in order per key (one key always lands on one partition), to every consumer group.
+ * Two adapters implement it: the durable in-process log (embedded mode) and Apache Kafka.
+ */
+export interface OutgoingMessage {
+  topic: string;
+  /** Aggregate id; every message with the same key keeps its order. */
+  key: string;
+  /** Serialized event envelope (JSON). */
+  value: string;
+  headers?: Record<string, string>;
+}
+
+export interface IncomingMessage extends OutgoingMessage {
+  headers: Record<string, string>;
+  partition: number;
+  offset: string;
+  /** 1 on first delivery to this handler, then 2, 3, … while retries last. */
+  attempt: number;
+}
+
+export type MessageHandler = (message: IncomingMessage) => Promise<void>;
+
+export interface SubscribeOptions {
+  /** Consumer group: each group receives every message once (at least once). */
+  group: string;
+  topics: readonly string[];
+  handler: MessageHandler;
+  /** Attempts before a message is parked on the dead-letter topic. Default 5. */
+  maxAttempts?: number;
+  /** Delay before the first retry; doubles each time. Default 100 ms. */
+  retryBackoffMs?: number;
+}
+
+export interface Subscription {
+  group: string;
+  /** Stops fetching and waits for the handler in flight to finish. */
+  stop(): Promise<void>;
+}
+
+export interface EventBus {
+  readonly kind: 'in-process' | 'kafka';
+  /** Resolves once every message is durably accepted by the bus. */
+  publish(messages: readonly OutgoingMessage[]): Promise<void>;
+  subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /** True while the bus can accept and deliver messages (used by /health/ready). */
+  isReady(): Promise<boolean>;
+  /** Stops every subscription (draining in-flight handlers), then disconnects. */
+  close(): Promise<void>;
+}
+
+/** Messages that fail `maxAttempts` times go here, with the failure in headers. */
+export const deadLetterTopic = (topic: string): string => `${topic}.dlq`;
+
+export const DEAD_LETTER_HEADERS = {
+  originalTopic: 'x-original-topic',
+  originalPartition: 'x-original-partition',
+  originalOffset: 'x-original-offset',
+  group: 'x-consumer-group',
+  error: 'x-error',
+  attempts: 'x-attempts',
+} as const;
