@@ -1,0 +1,166 @@
+import { z } from 'zod';
+import { Currency, OrderStatus, PaymentMethod } from '../common';
+import { TOPICS, type Topic } from '../topics';
+
+/**
+ * Every event type, its topic and its `data` schema: the one source of truth producers and
+ * consumers share. Types are past-tense facts; a breaking change ships as a new version.
+ */
+const ProductSnapshot = z.object({
+  productId: z.string(),
+  sku: z.string(),
+  name: z.string(),
+  description: z.string(),
+  category: z.string(),
+  imageUrl: z.string().nullable(),
+  price: z.object({ amount: z.number().int(), currency: Currency }),
+  active: z.boolean(),
+});
+
+const OrderLine = z.object({
+  productId: z.string(),
+  name: z.string(),
+  quantity: z.number().int().positive(),
+  unitPrice: z.number().int(),
+  lineTotal: z.number().int(),
+});
+
+const StockLine = z.object({ productId: z.string(), quantity: z.number().int().positive() });
+
+const StockShortage = z.object({ productId: z.string(), requested: z.number().int(), available: z.number().int() });
+
+const eventSchemas = {
+  // catalog-events, keyed by product id
+  product_created: { topic: TOPICS.catalog, data: ProductSnapshot },
+  product_updated: { topic: TOPICS.catalog, data: ProductSnapshot },
+  price_changed: {
+    topic: TOPICS.catalog,
+    data: z.object({ productId: z.string(), oldAmount: z.number().int(), newAmount: z.number().int(), currency: Currency }),
+  },
+
+  // order-events, keyed by order id
+  order_placed: {
+    topic: TOPICS.orders,
+    data: z.object({
+      orderId: z.string(),
+      customerId: z.string(),
+      items: z.array(OrderLine),
+      currency: Currency,
+      subtotal: z.number().int(),
+      discount: z.number().int(),
+      total: z.number().int(),
+      paymentMethod: PaymentMethod,
+      source: z.enum(['direct', 'cart']),
+      /** How long stock may stay reserved waiting for payment. */
+      reserveUntil: z.string(),
+    }),
+  },
+  order_payment_requested: {
+    topic: TOPICS.orders,
+    data: z.object({
+      orderId: z.string(),
+      customerId: z.string(),
+      amount: z.number().int(),
+      currency: Currency,
+      paymentMethod: PaymentMethod,
+      paymentToken: z.string(),
+    }),
+  },
+  order_confirmed: {
+    topic: TOPICS.orders,
+    data: z.object({ orderId: z.string(), customerId: z.string(), items: z.array(OrderLine), total: z.number().int(), currency: Currency }),
+  },
+  order_capture_requested: {
+    topic: TOPICS.orders,
+    data: z.object({ orderId: z.string(), paymentId: z.string(), amount: z.number().int(), currency: Currency }),
+  },
+  order_completed: {
+    topic: TOPICS.orders,
+    data: z.object({ orderId: z.string(), customerId: z.string(), items: z.array(StockLine) }),
+  },
+  order_cancelled: {
+    topic: TOPICS.orders,
+    data: z.object({
+      orderId: z.string(),
+      customerId: z.string(),
+      status: OrderStatus,
+      code: z.string(),
+      reason: z.string(),
+      /** Set when stock had been reserved for the order and must be released. */
+      releaseStock: z.boolean(),
+      /** Set when a payment was authorized and must be voided. */
+      voidPaymentId: z.string().nullable(),
+    }),
+  },
+
+  // inventory-events: reservation outcomes keyed by order id, stock levels keyed by product id
+  stock_reserved: {
+    topic: TOPICS.inventory,
+    data: z.object({ orderId: z.string(), items: z.array(StockLine), expiresAt: z.string() }),
+  },
+  stock_insufficient: {
+    topic: TOPICS.inventory,
+    data: z.object({ orderId: z.string(), shortages: z.array(StockShortage) }),
+  },
+  stock_released: {
+    topic: TOPICS.inventory,
+    data: z.object({ orderId: z.string(), items: z.array(StockLine), reason: z.string() }),
+  },
+  stock_committed: {
+    topic: TOPICS.inventory,
+    data: z.object({ orderId: z.string(), items: z.array(StockLine) }),
+  },
+  stock_level_changed: {
+    topic: TOPICS.inventory,
+    data: z.object({
+      productId: z.string(),
+      onHand: z.number().int(),
+      reserved: z.number().int(),
+      available: z.number().int(),
+      reason: z.string(),
+    }),
+  },
+
+  // payment-events, keyed by order id
+  payment_authorized: {
+    topic: TOPICS.payments,
+    data: z.object({ orderId: z.string(), paymentId: z.string(), amount: z.number().int(), currency: Currency, provider: z.string() }),
+  },
+  payment_failed: {
+    topic: TOPICS.payments,
+    data: z.object({ orderId: z.string(), paymentId: z.string(), code: z.string(), reason: z.string() }),
+  },
+  payment_captured: {
+    topic: TOPICS.payments,
+    data: z.object({ orderId: z.string(), paymentId: z.string(), amount: z.number().int(), currency: Currency }),
+  },
+  payment_capture_failed: {
+    topic: TOPICS.payments,
+    data: z.object({ orderId: z.string(), paymentId: z.string(), code: z.string(), reason: z.string() }),
+  },
+  payment_voided: {
+    topic: TOPICS.payments,
+    data: z.object({ orderId: z.string(), paymentId: z.string() }),
+  },
+  payment_refunded: {
+    topic: TOPICS.payments,
+    data: z.object({ orderId: z.string(), paymentId: z.string(), amount: z.number().int(), currency: Currency }),
+  },
+
+  // shipment-events, keyed by order id
+  shipment_created: {
+    topic: TOPICS.shipments,
+    data: z.object({ orderId: z.string(), shipmentId: z.string(), carrier: z.string(), trackingNumber: z.string() }),
+  },
+  shipment_cancelled: {
+    topic: TOPICS.shipments,
+    data: z.object({ orderId: z.string(), shipmentId: z.string(), reason: z.string() }),
+  },
+} as const satisfies Record<string, { topic: Topic; data: z.ZodType }>;
+
+export const EVENTS = eventSchemas;
+export type EventType = keyof typeof EVENTS;
+export type EventData<T extends EventType> = z.infer<(typeof EVENTS)[T]['data']>;
+
+export const isEventType = (type: string): type is EventType => Object.hasOwn(EVENTS, type);
+export const topicOf = (type: EventType): Topic => EVENTS[type].topic;

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { Currency } from '../common';
+
+const Text = (max: number) => z.string().trim().min(1).max(max);
+
+export const Product = z
+  .object({
+    id: z.string(),
+    sku: z.string(),
+    name: z.string(),
+    description: z.string(),
+    category: z.string(),
+    imageUrl: z.string().nullable(),
+    price: z.object({ amount: z.number().int(), currency: Currency }),
+    active: z.boolean(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Product' });
+export type Product = z.infer<typeof Product>;
+
+export const ProductId = z.string().regex(/^[\w-]{1,64}$/, 'must be a product id');
+
+export const CreateProductRequest = z
+  .object({
+    id: ProductId.optional().describe('optional: chosen id; assigned when absent'),
+    sku: z.string().trim().regex(/^[A-Z0-9][A-Z0-9-]{1,39}$/, 'must be 2–40 upper-case letters, digits or dashes'),
+    name: Text(200),
+    description: z.string().trim().max(5000).default(''),
+    category: z.string().trim().regex(/^[a-z0-9][a-z0-9-]{0,49}$/, 'must be a lower-case slug'),
+    imageUrl: z.string().url().max(2000).nullable().default(null),
+    price: z.object({ amount: z.number().int().min(0).max(10_000_000_00), currency: Currency }),
+    active: z.boolean().default(true),
+  })
+  .strict();
+export type CreateProductRequest = z.infer<typeof CreateProductRequest>;
+
+export const UpdateProductRequest = CreateProductRequest.omit({ id: true, sku: true })
+  .partial()
+  .strict()
+  .refine((v) => Object.keys(v).length > 0, { message: 'must change at least one field' });
+export type UpdateProductRequest = z.infer<typeof UpdateProductRequest>;
+
+export const ProductSort = z.enum(['name', '-name', 'price', '-price', 'newest']);
+
+export const ListProductsQuery = z
+  .object({
+    q: z.string().trim().min(1).max(100).optional().describe('text search over name and description'),
+    category: z.string().trim().max(50).optional(),
+    minPrice: z.coerce.number().int().min(0).optional(),
+    maxPrice: z.coerce.number().int().min(0).optional(),
+    sort: ProductSort.default('name'),
+    page: z.coerce.number().int().min(1).max(10_000).default(1),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+  })
+  .strict();
+export type ListProductsQuery = z.infer<typeof ListProductsQuery>;
+
+export const ProductPage = z.object({
+  items: z.array(Product),
+  total: z.number().int(),
+  page: z.number().int(),
+  limit: z.number().int(),
+});
+
+export const CategoryList = z.object({
+  items: z.array(z.object({ category: z.string(), products: z.number().int() })),
+});

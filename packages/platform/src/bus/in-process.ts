@@ -1,0 +1,227 @@
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { Db } from '../db/types';
+import { migrate } from '../db/migrate';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import {
+  DEAD_LETTER_HEADERS,
+  deadLetterTopic,
+  type EventBus,
+  type IncomingMessage,
+  type OutgoingMessage,
+  type SubscribeOptions,
+  type Subscription,
+} from './types';
+
+const MIGRATIONS = fileURLToPath(new URL('./in-process-migrations', import.meta.url));
+
+export interface InProcessBusOptions {
+  /** Where the log lives: its own schema (`bus`) of the embedded database. */
+  db: Db;
+  logger: Logger;
+  metrics?: Metrics;
+  /** Partitions per topic: the unit of ordering and of parallelism. Default 4. */
+  partitions?: number;
+  /** Safety-net poll when no publish signal arrives. Default 5 s. */
+  idlePollMs?: number;
+  /** Rows fetched per partition per round. Default 100. */
+  fetchSize?: number;
+}
+
+interface LogRow {
+  id: number;
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+}
+
+/** FNV-1a: a stable hash so one key always maps to one partition. */
+export function partitionFor(key: string, partitions: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % partitions;
+}
+
+/**
+ * The embedded event bus: a durable, partitioned log in the embedded database with an offset
+ * per consumer group and partition. Same guarantees as the Kafka adapter — at least once,
+ * order per key, independent consumer groups, bounded retries then a dead-letter topic —
+ * and messages survive a restart, because nothing lives only in memory.
+ * Within a group the oldest live subscription owns every partition; the others stand by.
+ */
+export function createInProcessBus(options: InProcessBusOptions): EventBus & { migrate(): Promise<void> } {
+  const { db, logger } = options;
+  const partitions = options.partitions ?? 4;
+  const idlePollMs = options.idlePollMs ?? 5000;
+  const fetchSize = options.fetchSize ?? 100;
+  const signals = new EventEmitter();
+  signals.setMaxListeners(0);
+  const groups = new Map<string, InternalSubscription[]>();
+  const subscriptions = new Set<InternalSubscription>();
+  let closed = false;
+
+  interface InternalSubscription extends Subscription {
+    stopped: boolean;
+  }
+
+  const publish = async (messages: readonly OutgoingMessage[]) => {
+    if (closed) throw new Error('event bus is closed');
+    if (messages.length === 0) return;
+    const values: unknown[] = [];
+    const rows = messages.map((m, i) => {
+      values.push(m.topic, partitionFor(m.key, partitions), m.key, m.value, JSON.stringify(m.headers ?? {}));
+      const p = i * 5;
+      return `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb)`;
+    });
+    await db.query(`INSERT INTO messages (topic, partition, key, value, headers) VALUES ${rows.join(', ')}`, values);
+    for (const topic of new Set(messages.map((m) => m.topic))) signals.emit(topic);
+  };
+
+  const waitForSignal = (topic: string, sub: InternalSubscription, ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signals.off(topic, done);
+        signals.off(`stop:${sub.group}`, done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signals.once(topic, done);
+      signals.once(`stop:${sub.group}`, done);
+    });
+
+  const sleep = (ms: number, sub: InternalSubscription) => waitForSignal(`retry:${Math.random()}`, sub, ms);
+
+  const isOwner = (sub: InternalSubscription) => groups.get(sub.group)?.[0] === sub;
+
+  const consumePartition = async (sub: InternalSubscription, opts: SubscribeOptions, topic: string, partition: number) => {
+    const maxAttempts = opts.maxAttempts ?? 5;
+    const backoff = opts.retryBackoffMs ?? 100;
+    let lastId: number | undefined;
+    while (!sub.stopped) {
+      if (!isOwner(sub)) {
+        lastId = undefined;
+        await waitForSignal(`owner:${sub.group}`, sub, idlePollMs);
+        continue;
+      }
+      try {
+        if (lastId === undefined) {
+          const found = await db.query<{ last_id: number }>(
+            'SELECT last_id FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3',
+            [opts.group, topic, partition],
+          );
+          lastId = found.rows[0]?.last_id ?? 0;
+        }
+        const { rows } = await db.query<LogRow>(
+          'SELECT id, key, value, headers FROM messages WHERE topic = $1 AND partition = $2 AND id > $3 ORDER BY id LIMIT $4',
+          [topic, partition, lastId, fetchSize],
+        );
+        if (rows.length === 0) {
+          await waitForSignal(topic, sub, idlePollMs);
+          continue;
+        }
+        for (const row of rows) {
+          if (sub.stopped || !isOwner(sub)) break;
+          await deliver(sub, opts, topic, partition, row, maxAttempts, backoff);
+          await db.query(
+            `INSERT INTO consumer_offsets (group_id, topic, partition, last_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_id = EXCLUDED.last_id`,
+            [opts.group, topic, partition, row.id],
+          );
+          lastId = row.id;
+        }
+      } catch (error) {
+        // The log itself failed (database unavailable): wait and try again from the stored offset.
+        logger.warn({ err: error, group: opts.group, topic, partition }, 'in-process bus fetch failed; retrying');
+        lastId = undefined;
+        await sleep(1000, sub);
+      }
+    }
+  };
+
+  const deliver = async (
+    sub: InternalSubscription,
+    opts: SubscribeOptions,
+    topic: string,
+    partition: number,
+    row: LogRow,
+    maxAttempts: number,
+    backoff: number,
+  ) => {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const message: IncomingMessage = { topic, partition, key: row.key, value: row.value, headers: row.headers, offset: String(row.id), attempt };
+      try {
+        await opts.handler(message);
+        return;
+      } catch (error) {
+        lastError = error;
+        if (attempt < maxAttempts) await sleep(Math.min(backoff * 2 ** (attempt - 1), 5000), sub);
+      }
+    }
+    const reason = lastError instanceof Error ? lastError.message : String(lastError);
+    logger.error(
+      { group: opts.group, topic, partition, offset: row.id, key: row.key, attempts: maxAttempts, err: lastError },
+      'event parked on dead-letter topic after exhausting retries',
+    );
+    options.metrics?.eventsDeadLettered.inc({ group: opts.group, topic });
+    await publish([
+      {
+        topic: deadLetterTopic(topic),
+        key: row.key,
+        value: row.value,
+        headers: {
+          ...row.headers,
+          [DEAD_LETTER_HEADERS.originalTopic]: topic,
+          [DEAD_LETTER_HEADERS.originalPartition]: String(partition),
+          [DEAD_LETTER_HEADERS.originalOffset]: String(row.id),
+          [DEAD_LETTER_HEADERS.group]: opts.group,
+          [DEAD_LETTER_HEADERS.error]: reason.slice(0, 1000),
+          [DEAD_LETTER_HEADERS.attempts]: String(maxAttempts),
+        },
+      },
+    ]);
+  };
+
+  return {
+    kind: 'in-process',
+    async migrate() {
+      await migrate(db, MIGRATIONS, { platform: false });
+    },
+    publish,
+    async subscribe(opts) {
+      if (closed) throw new Error('event bus is closed');
+      const sub: InternalSubscription = {
+        group: opts.group,
+        stopped: false,
+        stop: async () => {
+          sub.stopped = true;
+          const members = groups.get(opts.group) ?? [];
+          groups.set(opts.group, members.filter((m) => m !== sub));
+          subscriptions.delete(sub);
+          signals.emit(`stop:${opts.group}`);
+          signals.emit(`owner:${opts.group}`);
+          await Promise.all(loops);
+        },
+      };
+      groups.set(opts.group, [...(groups.get(opts.group) ?? []), sub]);
+      subscriptions.add(sub);
+      const loops: Promise<void>[] = [];
+      for (const topic of opts.topics) {
+        for (let p = 0; p < partitions; p++) loops.push(consumePartition(sub, opts, topic, p));
+      }
+      return { group: sub.group, stop: sub.stop };
+    },
+    async isReady() {
+      return !closed && (await db.isReady());
+    },
+    async close() {
+      closed = true;
+      await Promise.all([...subscriptions].map((s) => s.stop()));
+    },
+  };
+}

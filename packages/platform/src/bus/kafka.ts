@@ -1,0 +1,405 @@
+/**
+ * EventBus adapter for Apache Kafka, on kafkajs 2.2.4 (see docs/adr/0003-kafka-client-and-broker.md).
+ *
+ * - publish(): idempotent producer, acks=all, one sendBatch per call (grouped by topic).
+ * - subscribe(): one kafkajs consumer (one group member) per call; eachMessage keeps per-partition order.
+ *   A failing handler is retried in place with exponential backoff; after maxAttempts the message is
+ *   parked on `<topic>.dlq` (with DEAD_LETTER_HEADERS) and the partition moves on.
+ *   Offsets are committed only for messages whose handler succeeded or that were dead-lettered.
+ * - Topics (and their dead-letter topics) are created on first use with the configured partition count.
+ */
+import kafkajs from 'kafkajs';
+import type {
+  Admin,
+  Consumer,
+  EachMessagePayload,
+  IHeaders,
+  KafkaMessage,
+  LogEntry,
+  Producer,
+} from 'kafkajs';
+import type { Logger } from 'pino';
+import {
+  DEAD_LETTER_HEADERS,
+  deadLetterTopic,
+  type EventBus,
+  type IncomingMessage,
+  type OutgoingMessage,
+  type SubscribeOptions,
+  type Subscription,
+} from './types';
+
+// kafkajs is CommonJS and spreads its error classes into module.exports, which Node's ESM loader
+// cannot see as named exports: take everything from the default export.
+const { Kafka, Partitioners, logLevel, KafkaJSError } = kafkajs;
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+  /** Partitions of topics this bus creates (and of their dead-letter topics). Default 3. */
+  partitions?: number;
+}
+
+const DEFAULT_MAX_ATTEMPTS = 5;
+const DEFAULT_RETRY_BACKOFF_MS = 100;
+const MAX_RETRY_BACKOFF_MS = 5_000;
+const READY_TIMEOUT_MS = 2_000;
+/** Broker floor is group.min.session.timeout.ms = 6 s; 10 s notices a dead member quickly. */
+const SESSION_TIMEOUT_MS = 10_000;
+const HEARTBEAT_INTERVAL_MS = 1_000;
+/** How long members get to rejoin during a rebalance before they are dropped. */
+const REBALANCE_TIMEOUT_MS = 10_000;
+
+/** Thrown from eachMessage to leave a message uncommitted (redelivered to the group later). */
+class SubscriptionStopping extends KafkaJSError {
+  constructor() {
+    super('subscription stopping: message left uncommitted for redelivery', { retriable: true });
+  }
+}
+
+export function createKafkaBus(options: KafkaBusOptions): EventBus {
+  const logger = options.logger.child({ component: 'kafka-bus' });
+  const partitions = options.partitions ?? 3;
+
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    logLevel: logLevel.WARN,
+    logCreator: kafkajsLogCreator(options.logger.child({ component: 'kafkajs' })),
+    retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
+  });
+
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    // Java-client-compatible murmur2 partitioning (also silences kafkajs' v2 partitioner warning).
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  const admin: Admin = kafka.admin();
+
+  let closed = false;
+  let producerConnected: Promise<void> | undefined;
+  let adminConnected: Promise<void> | undefined;
+  const topicsReady = new Map<string, Promise<void>>();
+  const subscriptions = new Set<KafkaSubscription>();
+
+  const connectProducer = (): Promise<void> => {
+    producerConnected ??= producer.connect().catch((error: unknown) => {
+      producerConnected = undefined;
+      throw error;
+    });
+    return producerConnected;
+  };
+
+  const connectAdmin = (): Promise<void> => {
+    adminConnected ??= admin.connect().catch((error: unknown) => {
+      adminConnected = undefined;
+      throw error;
+    });
+    return adminConnected;
+  };
+
+  /** Creates each topic and its dead-letter topic once per bus (no-op if they already exist). */
+  const ensureTopics = async (topics: Iterable<string>): Promise<void> => {
+    const missing: string[] = [];
+    const waits: Promise<void>[] = [];
+    for (const topic of topics) {
+      for (const name of topic.endsWith('.dlq') ? [topic] : [topic, deadLetterTopic(topic)]) {
+        const pending = topicsReady.get(name);
+        if (pending) waits.push(pending);
+        else if (!missing.includes(name)) missing.push(name);
+      }
+    }
+    if (missing.length > 0) {
+      const creation = (async () => {
+        await connectAdmin();
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+        });
+      })();
+      const shared = creation.catch((error: unknown) => {
+        for (const name of missing) topicsReady.delete(name);
+        throw error;
+      });
+      for (const name of missing) topicsReady.set(name, shared);
+      waits.push(shared);
+    }
+    await Promise.all(waits);
+  };
+
+  const publish = async (messages: readonly OutgoingMessage[]): Promise<void> => {
+    if (closed) throw new Error('kafka bus is closed');
+    if (messages.length === 0) return;
+    const byTopic = new Map<string, { key: string; value: string; headers?: Record<string, string> }[]>();
+    for (const message of messages) {
+      let list = byTopic.get(message.topic);
+      if (!list) byTopic.set(message.topic, (list = []));
+      list.push(
+        message.headers
+          ? { key: message.key, value: message.value, headers: message.headers }
+          : { key: message.key, value: message.value },
+      );
+    }
+    await Promise.all([connectProducer(), ensureTopics(byTopic.keys())]);
+    await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+    });
+  };
+
+  const subscribe = async (subscribeOptions: SubscribeOptions): Promise<Subscription> => {
+    if (closed) throw new Error('kafka bus is closed');
+    if (subscribeOptions.topics.length === 0) throw new Error('subscribe() needs at least one topic');
+    await ensureTopics(subscribeOptions.topics);
+    const consumer = kafka.consumer({
+      groupId: subscribeOptions.group,
+      sessionTimeout: SESSION_TIMEOUT_MS,
+      rebalanceTimeout: REBALANCE_TIMEOUT_MS,
+      heartbeatInterval: HEARTBEAT_INTERVAL_MS,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 500,
+    });
+    const subscription = new KafkaSubscription(consumer, subscribeOptions, logger, publish, () =>
+      subscriptions.delete(subscription),
+    );
+    subscriptions.add(subscription);
+    try {
+      await subscription.start();
+    } catch (error) {
+      subscriptions.delete(subscription);
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
+    return subscription;
+  };
+
+  const isReady = async (): Promise<boolean> => {
+    if (closed) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS);
+    });
+    const probe = (async () => {
+      await connectAdmin();
+      const cluster = await admin.describeCluster();
+      return cluster.brokers.length > 0;
+    })().catch(() => false);
+    try {
+      return await Promise.race([probe, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    // Consumers first: kafkajs disconnect() waits for the eachMessage in flight (which may still
+    // need the producer to dead-letter a message), then commits and leaves the group.
+    await Promise.allSettled([...subscriptions].map((subscription) => subscription.stop()));
+    await Promise.allSettled([
+      producerConnected ? producer.disconnect() : undefined,
+      adminConnected ? admin.disconnect() : undefined,
+    ]);
+  };
+
+  return { kind: 'kafka', publish, subscribe, isReady, close };
+}
+
+class KafkaSubscription implements Subscription {
+  readonly group: string;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  /** Wakes a retry backoff sleep early when stop() is called. */
+  private readonly wakers = new Set<() => void>();
+  private readonly maxAttempts: number;
+  private readonly retryBackoffMs: number;
+
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly options: SubscribeOptions,
+    private readonly logger: Logger,
+    private readonly publish: (messages: readonly OutgoingMessage[]) => Promise<void>,
+    private readonly onStopped: () => void,
+  ) {
+    this.group = options.group;
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+    this.retryBackoffMs = Math.max(0, options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS);
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    // fromBeginning only applies while the group has no committed offset (a brand-new group).
+    await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
+    // Resolves once the member has joined the group and received its partitions.
+    await this.consumer.run({
+      autoCommit: true,
+      // Besides the commit at the end of every fetched batch: at most 100 handled messages or 1 s
+      // of work is redelivered after a crash.
+      autoCommitThreshold: 100,
+      autoCommitInterval: 1_000,
+      partitionsConsumedConcurrently: 1,
+      eachMessage: (payload) => this.handle(payload),
+    });
+  }
+
+  stop(): Promise<void> {
+    this.stopping = true;
+    for (const wake of this.wakers) wake();
+    this.stopped ??= this.consumer
+      .disconnect()
+      .catch((error: unknown) => {
+        this.logger.warn({ err: error, group: this.group }, 'error while stopping kafka consumer');
+      })
+      .finally(() => this.onStopped());
+    return this.stopped;
+  }
+
+  private async handle({ topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
+    // Do not start new work once stop() was called: leave it for the next member of the group.
+    if (this.stopping) throw new SubscriptionStopping();
+    const base = toIncoming(topic, partition, message);
+    let delay = this.retryBackoffMs;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      try {
+        await this.options.handler({ ...base, headers: { ...base.headers }, attempt });
+        return; // kafkajs resolves the offset; auto-commit follows.
+      } catch (error) {
+        lastError = error;
+      }
+      // Stopping: no more retries and no dead-lettering; the offset stays uncommitted so the
+      // group redelivers the message (at least once) after the restart.
+      if (this.stopping) throw new SubscriptionStopping();
+      if (attempt < this.maxAttempts) {
+        this.logger.warn(
+          {
+            group: this.group,
+            topic,
+            partition,
+            offset: message.offset,
+            key: base.key,
+            attempt,
+            retryInMs: delay,
+            err: lastError,
+          },
+          'event handler failed; retrying',
+        );
+        await this.sleep(delay, heartbeat);
+        if (this.stopping) throw new SubscriptionStopping();
+        delay = Math.min(Math.max(delay * 2, 1), MAX_RETRY_BACKOFF_MS);
+      }
+    }
+
+    const errorText = describeError(lastError);
+    await this.publish([
+      {
+        topic: deadLetterTopic(topic),
+        key: base.key,
+        value: base.value,
+        headers: {
+          ...base.headers,
+          [DEAD_LETTER_HEADERS.originalTopic]: topic,
+          [DEAD_LETTER_HEADERS.originalPartition]: String(partition),
+          [DEAD_LETTER_HEADERS.originalOffset]: message.offset,
+          [DEAD_LETTER_HEADERS.group]: this.group,
+          [DEAD_LETTER_HEADERS.error]: errorText,
+          [DEAD_LETTER_HEADERS.attempts]: String(this.maxAttempts),
+        },
+      },
+    ]);
+    this.logger.error(
+      {
+        group: this.group,
+        topic,
+        partition,
+        offset: message.offset,
+        key: base.key,
+        attempts: this.maxAttempts,
+        deadLetterTopic: deadLetterTopic(topic),
+        err: lastError,
+      },
+      'event handler failed on every attempt; message moved to the dead-letter topic',
+    );
+    // Returning normally resolves the offset: the partition moves on.
+  }
+
+  /** Waits `ms`, heartbeating so the group coordinator keeps this member during long retries. */
+  private async sleep(ms: number, heartbeat: () => Promise<void>): Promise<void> {
+    const until = Date.now() + ms;
+    while (!this.stopping) {
+      const left = until - Date.now();
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.wakers.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(left, HEARTBEAT_INTERVAL_MS));
+        this.wakers.add(wake);
+      });
+      // Throws (REBALANCE_IN_PROGRESS) if the group is rebalancing: kafkajs then rejoins and the
+      // message is redelivered to whichever member gets the partition.
+      await heartbeat();
+    }
+  }
+}
+
+function toIncoming(topic: string, partition: number, message: KafkaMessage): Omit<IncomingMessage, 'attempt'> {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key ? message.key.toString('utf8') : '',
+    value: message.value ? message.value.toString('utf8') : '',
+    headers: headersToRecord(message.headers),
+  };
+}
+
+function headersToRecord(headers: IHeaders | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  if (!headers) return result;
+  for (const [name, raw] of Object.entries(headers)) {
+    if (raw === undefined) continue;
+    // A repeated header name arrives as an array: the last value wins.
+    const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+    if (value === undefined) continue;
+    result[name] = typeof value === 'string' ? value : value.toString('utf8');
+  }
+  return result;
+}
+
+function describeError(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  // Keep headers small.
+  return text.length > 1_000 ? `${text.slice(0, 1_000)}…` : text;
+}
+
+/**
+ * Routes kafkajs' own log lines (WARN and above) into pino. kafkajs logs every error response of
+ * every request at ERROR, including retriable ones it then recovers from (coordinator loading,
+ * leader moved, group rebalancing): those become warn/info; failures that matter reach our code as
+ * rejected promises anyway.
+ */
+function kafkajsLogCreator(logger: Logger) {
+  const routine = /rebalanc|re-joining/i;
+  // We bound producer retries on purpose (publish() must fail rather than hang; the outbox retries).
+  const expected = /Limiting retries for the idempotent producer/;
+  return (_level: number) =>
+    ({ namespace, level, log }: LogEntry): void => {
+      const { message, timestamp: _timestamp, logger: _logger, ...extra } = log;
+      const fields = { namespace, ...extra };
+      if (routine.test(message) || expected.test(message)) logger.info(fields, message);
+      else if (level === logLevel.ERROR && namespace !== 'Connection' && !('retryCount' in extra)) {
+        logger.error(fields, message);
+      } else if (level <= logLevel.WARN) logger.warn(fields, message);
+      else if (level === logLevel.INFO) logger.info(fields, message);
+      else logger.debug(fields, message);
+    };
+}

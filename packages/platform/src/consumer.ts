@@ -1,0 +1,87 @@
+import { EVENTS, EventEnvelope, isEventType, type EventData, type EventType } from '@emporium/contracts';
+import type { Db, Sql } from './db/types';
+import type { EventBus, Subscription } from './bus/types';
+import type { Logger } from './logger';
+import type { Metrics } from './metrics';
+import { writeOutbox, type PendingEvent } from './outbox';
+import { handleOnce } from './inbox';
+
+export interface HandlerContext {
+  /** The transaction that also records the event in the inbox: write effects here. */
+  tx: Sql;
+  envelope: EventEnvelope;
+  logger: Logger;
+  /** Writes follow-up events to the outbox in the same transaction, keeping the correlation id. */
+  emit(events: readonly PendingEvent[]): Promise<void>;
+}
+
+export type EventHandlers = {
+  [T in EventType]?: (data: EventData<T>, context: HandlerContext) => Promise<void>;
+};
+
+export interface EventConsumerOptions {
+  bus: EventBus;
+  db: Db;
+  /** Consumer group and inbox name, e.g. `inventory`. */
+  group: string;
+  /** Service name written as `source` on emitted events. */
+  source: string;
+  handlers: EventHandlers;
+  logger: Logger;
+  metrics?: Metrics;
+  maxAttempts?: number;
+  retryBackoffMs?: number;
+}
+
+/**
+ * Subscribes a service to the topics of the event types it handles. Each event is validated
+ * against its contract and handled once: effect, inbox row and follow-up events commit together.
+ * Events of other types on those topics are acknowledged and ignored.
+ */
+export async function subscribeEvents(options: EventConsumerOptions): Promise<Subscription> {
+  const { bus, db, group, handlers, metrics } = options;
+  const types = Object.keys(handlers) as EventType[];
+  const topics = [...new Set(types.map((t) => EVENTS[t].topic))];
+  return bus.subscribe({
+    group,
+    topics,
+    maxAttempts: options.maxAttempts,
+    retryBackoffMs: options.retryBackoffMs,
+    handler: async (message) => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(message.value);
+      } catch {
+        throw new Error(`message at ${message.topic}/${message.partition}@${message.offset} is not JSON`);
+      }
+      const envelope = EventEnvelope.parse(raw);
+      const type = envelope.type;
+      const handler = isEventType(type) ? (handlers[type] as ((data: unknown, c: HandlerContext) => Promise<void>) | undefined) : undefined;
+      if (!handler || !isEventType(type)) {
+        metrics?.eventsHandled.inc({ group, type, outcome: 'ignored' });
+        return;
+      }
+      const logger = options.logger.child({ eventId: envelope.id, eventType: type, key: envelope.key, correlationId: envelope.correlationId, attempt: message.attempt });
+      const data = EVENTS[type].data.parse(envelope.data);
+      try {
+        const handled = await handleOnce(db, group, envelope.id, envelope.type, async (tx) => {
+          await handler(data, {
+            tx,
+            envelope,
+            logger,
+            emit: async (events) => {
+              await writeOutbox(tx, events, { source: options.source, correlationId: envelope.correlationId });
+            },
+          });
+        });
+        metrics?.eventsHandled.inc({ group, type, outcome: handled ? 'handled' : 'duplicate' });
+        logger.debug({ handled }, handled ? 'event handled' : 'duplicate event skipped');
+      } catch (error) {
+        metrics?.eventsHandled.inc({ group, type, outcome: 'failed' });
+        logger.warn({ err: error }, 'event handler failed');
+        throw error;
+      }
+    },
+  });
+}
+

@@ -1,0 +1,33 @@
+/** The SQL surface every store uses: the same text and parameters on PostgreSQL and PGlite. */
+export interface QueryResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+export interface Sql {
+  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+}
+
+export interface Db extends Sql {
+  readonly dialect: 'postgres' | 'pglite';
+  /** The schema every unqualified name resolves to (one per service). */
+  readonly schema: string;
+  /** Runs `work` in one transaction: commits when it resolves, rolls back when it throws. */
+  transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
+  /** Calls `onNotify` for each NOTIFY on `channel`; resolves to an unlisten function. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  isReady(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Schema names are interpolated into SQL, so only plain lower-case identifiers are allowed. */
+export function assertIdentifier(name: string): string {
+  if (!IDENTIFIER.test(name)) throw new Error(`"${name}" is not a valid schema identifier (a-z, 0-9, _)`);
+  return name;
+}
+
+/** 64-bit integers come back as numbers on both engines (ids and counts stay far below 2^53). */
+export const INT8_OID = 20;
+export const parseInt8 = (value: string): number => Number(value);

@@ -1,0 +1,18 @@
+export * from './errors';
+export * from './config';
+export * from './logger';
+export * from './metrics';
+export * from './http/server';
+export * from './db/types';
+export { createPostgresDb, ensureDatabase } from './db/postgres';
+export { openPglite, type SharedPglite } from './db/pglite';
+export { migrate, splitStatements } from './db/migrate';
+export * from './bus/types';
+export { createInProcessBus, partitionFor } from './bus/in-process';
+export { createKafkaBus } from './bus/kafka';
+export * from './outbox';
+export * from './inbox';
+export * from './consumer';
+export * from './service';
+export * from './shutdown';
+export { runStandalone, distributedConfig } from './standalone';

@@ -1,0 +1,177 @@
+import { EVENTS, makeEnvelope, topicOf, type EventData, type EventEnvelope, type EventType } from '@emporium/contracts';
+import type { Db, Sql } from './db/types';
+import type { EventBus } from './bus/types';
+import type { Logger } from './logger';
+import type { Metrics } from './metrics';
+
+/** A fact a use case decided, not yet stored: the store writes it to the outbox. */
+export interface PendingEvent<T extends EventType = EventType> {
+  type: T;
+  key: string;
+  data: EventData<T>;
+}
+
+export const event = <T extends EventType>(type: T, key: string, data: EventData<T>): PendingEvent<T> => ({ type, key, data });
+
+export interface EventContext {
+  source: string;
+  correlationId?: string;
+}
+
+/**
+ * Writes events to the outbox inside the caller's transaction, so they are published if and
+ * only if the state change commits. Data is validated against its contract before it is stored.
+ */
+export async function writeOutbox(tx: Sql, events: readonly PendingEvent[], context: EventContext): Promise<EventEnvelope[]> {
+  const envelopes: EventEnvelope[] = [];
+  for (const pending of events) {
+    const data = EVENTS[pending.type].data.parse(pending.data);
+    const envelope = makeEnvelope({ type: pending.type, source: context.source, key: pending.key, correlationId: context.correlationId, data });
+    envelopes.push(envelope);
+  }
+  if (envelopes.length === 0) return envelopes;
+  const values: unknown[] = [];
+  const rows = envelopes.map((e, i) => {
+    values.push(e.id, topicOf(e.type as EventType), e.key, e.type, JSON.stringify(e));
+    const p = i * 5;
+    return `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb)`;
+  });
+  await tx.query(`INSERT INTO outbox (event_id, topic, key, type, payload) VALUES ${rows.join(', ')}`, values);
+  return envelopes;
+}
+
+export interface OutboxRelayOptions {
+  db: Db;
+  bus: EventBus;
+  logger: Logger;
+  metrics?: Metrics;
+  batchSize?: number;
+  /** Poll interval when no NOTIFY arrives (safety net). Default 1 s. */
+  pollIntervalMs?: number;
+}
+
+export interface OutboxRelay {
+  start(): Promise<void>;
+  /** Publishes whatever is pending now; resolves with how many were sent. */
+  flush(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+interface OutboxRow {
+  id: number;
+  topic: string;
+  key: string;
+  type: string;
+  payload: EventEnvelope;
+}
+
+/**
+ * Moves committed outbox rows to the bus, oldest first. A row is marked published only after
+ * the bus accepted it: a crash in between sends it again (at least once), never loses it.
+ * On PostgreSQL an advisory lock keeps one active relay per database, so order per key holds
+ * even with several instances; PGlite is one process, so one relay per schema is given.
+ */
+export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const { db, bus, logger } = options;
+  const batchSize = options.batchSize ?? 200;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  let running = false;
+  let wake: (() => void) | undefined;
+  let loop: Promise<void> | undefined;
+  let unlisten: (() => Promise<void>) | undefined;
+  let pendingWake = false;
+
+  const publishRows = async (rows: OutboxRow[]) => {
+    await bus.publish(
+      rows.map((r) => ({
+        topic: r.topic,
+        key: r.key,
+        value: JSON.stringify(r.payload),
+        headers: { 'event-id': r.payload.id, 'event-type': r.type, 'correlation-id': r.payload.correlationId },
+      })),
+    );
+    for (const r of rows) options.metrics?.eventsPublished.inc({ topic: r.topic });
+  };
+
+  const selectSql = `SELECT id, topic, key, type, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ${batchSize}`;
+  const markSql = 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])';
+
+  const relayBatch = async (): Promise<number> => {
+    if (db.dialect === 'pglite') {
+      // The in-process bus writes to the same PGlite, so no transaction is held while publishing.
+      const { rows } = await db.query<OutboxRow>(selectSql);
+      if (rows.length === 0) return 0;
+      await publishRows(rows);
+      await db.query(markSql, [rows.map((r) => r.id)]);
+      return rows.length;
+    }
+    return db.transaction(async (tx) => {
+      const lock = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [`outbox:${db.schema}`]);
+      if (!lock.rows[0]?.locked) return 0;
+      const { rows } = await tx.query<OutboxRow>(selectSql);
+      if (rows.length === 0) return 0;
+      await publishRows(rows);
+      await tx.query(markSql, [rows.map((r) => r.id)]);
+      return rows.length;
+    });
+  };
+
+  const flush = async (): Promise<number> => {
+    let total = 0;
+    for (;;) {
+      const sent = await relayBatch();
+      total += sent;
+      if (sent < batchSize) return total;
+    }
+  };
+
+  const run = async () => {
+    let failures = 0;
+    while (running) {
+      pendingWake = false;
+      try {
+        const sent = await flush();
+        if (sent > 0) logger.debug({ sent }, 'outbox relayed');
+        failures = 0;
+      } catch (error) {
+        failures++;
+        logger.warn({ err: error, failures }, 'outbox relay failed; will retry');
+      }
+      if (!running) break;
+      if (pendingWake && failures === 0) continue;
+      const delay = failures > 0 ? Math.min(pollIntervalMs * 2 ** Math.min(failures, 5), 10_000) : pollIntervalMs;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  };
+
+  return {
+    async start() {
+      if (running) return;
+      running = true;
+      unlisten = await db
+        .listen(`outbox_${db.schema}`, () => {
+          pendingWake = true;
+          wake?.();
+        })
+        .catch((error: unknown) => {
+          logger.warn({ err: error }, 'outbox LISTEN unavailable; polling only');
+          return undefined;
+        });
+      loop = run();
+    },
+    flush,
+    async stop() {
+      running = false;
+      wake?.();
+      await loop;
+      await unlisten?.();
+    },
+  };
+}

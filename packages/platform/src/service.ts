@@ -1,0 +1,96 @@
+import type { EventBus, Subscription } from './bus/types';
+import type { Db } from './db/types';
+import { migrate } from './db/migrate';
+import type { HttpApp } from './http/server';
+import type { Logger } from './logger';
+import type { Metrics } from './metrics';
+import { createOutboxRelay, type OutboxRelay } from './outbox';
+import { subscribeEvents, type EventHandlers } from './consumer';
+
+/** What every service is given by whoever runs it (embedded runner, standalone main, tests). */
+export interface ServiceDeps {
+  db: Db;
+  bus: EventBus;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface Service {
+  name: string;
+  app: HttpApp;
+  /** Applies migrations, starts the outbox relay and the event consumers. Opens no port. */
+  start(): Promise<void>;
+  /** Stops taking requests and events, drains what is in flight, then stops the relay. */
+  stop(): Promise<void>;
+  /** Publishes every pending outbox row now (tests and shutdown). */
+  flushOutbox(): Promise<number>;
+}
+
+export interface ServiceDefinition {
+  name: string;
+  deps: ServiceDeps;
+  app: HttpApp;
+  /** Folder of the service's plain-SQL migrations. */
+  migrationsDir: string;
+  handlers?: EventHandlers;
+  /** Timers and loops the service runs in the background; each returns its stop function. */
+  background?: Array<() => () => Promise<void>>;
+}
+
+/** Assembles a service's lifecycle from its parts, in the order start and stop need. */
+export function defineService(definition: ServiceDefinition): Service {
+  const { name, deps, app } = definition;
+  const relay: OutboxRelay = createOutboxRelay({ db: deps.db, bus: deps.bus, logger: deps.logger.child({ component: 'outbox' }), metrics: deps.metrics });
+  let subscription: Subscription | undefined;
+  let stopBackground: Array<() => Promise<void>> = [];
+  let started = false;
+
+  return {
+    name,
+    app,
+    async start() {
+      if (started) return;
+      const applied = await migrate(deps.db, definition.migrationsDir);
+      if (applied.length > 0) deps.logger.info({ applied }, 'migrations applied');
+      await relay.start();
+      if (definition.handlers && Object.keys(definition.handlers).length > 0) {
+        subscription = await subscribeEvents({
+          bus: deps.bus,
+          db: deps.db,
+          group: name,
+          source: name,
+          handlers: definition.handlers,
+          logger: deps.logger.child({ component: 'consumer' }),
+          metrics: deps.metrics,
+        });
+      }
+      stopBackground = (definition.background ?? []).map((begin) => begin());
+      started = true;
+    },
+    async stop() {
+      if (!started) return;
+      started = false;
+      await app.close();
+      await Promise.all(stopBackground.map((s) => s()));
+      await subscription?.stop();
+      await relay.stop();
+      await relay.flush().catch((error: unknown) => deps.logger.warn({ err: error }, 'final outbox flush failed; rows stay pending'));
+    },
+    flushOutbox: () => relay.flush(),
+  };
+}
+
+/** Runs `task` every `intervalMs` until stopped; a failing run is logged and retried next tick. */
+export function every(intervalMs: number, logger: Logger, name: string, task: () => Promise<unknown>): () => () => Promise<void> {
+  return () => {
+    let running: Promise<unknown> = Promise.resolve();
+    const timer = setInterval(() => {
+      running = running.then(task).catch((error: unknown) => logger.warn({ err: error, task: name }, 'background task failed'));
+    }, intervalMs);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await running;
+    };
+  };
+}

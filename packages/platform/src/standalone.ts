@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { commonConfig, csv, loadConfig, ConfigError } from './config';
+import { createPostgresDb, ensureDatabase } from './db/postgres';
+import { createKafkaBus } from './bus/kafka';
+import { createLogger } from './logger';
+import { createMetrics } from './metrics';
+import type { Service, ServiceDeps } from './service';
+import { onShutdown } from './shutdown';
+
+export const distributedConfig = z.object({
+  ...commonConfig,
+  PORT: z.coerce.number().int().min(0).max(65535).describe('HTTP port of this service'),
+  DATABASE_URL: z.string().url().optional().describe("this service's PostgreSQL database; default postgres://postgres@127.0.0.1:5432/emporium_<service>"),
+  POSTGRES_ADMIN_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/postgres').describe('used once to create the service database if missing'),
+  KAFKA_BROKERS: csv.default(['127.0.0.1:9092']).describe('comma-separated Kafka bootstrap brokers'),
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10).describe('PostgreSQL connections per instance'),
+});
+
+/**
+ * Runs one service as its own process (distributed mode): its own PostgreSQL database,
+ * Kafka as the bus, graceful shutdown on SIGTERM/SIGINT.
+ */
+export async function runStandalone(name: string, create: (deps: ServiceDeps) => Promise<Service>): Promise<void> {
+  let config: z.infer<typeof distributedConfig>;
+  try {
+    config = loadConfig(distributedConfig);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${name}: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(name, config.LOG_LEVEL);
+  const database = `emporium_${name}`;
+  const databaseUrl = config.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${database}`;
+  if (!config.DATABASE_URL) await ensureDatabase(config.POSTGRES_ADMIN_URL, database);
+  const db = createPostgresDb({ connectionString: databaseUrl, schema: name, max: config.DB_POOL_SIZE, applicationName: name });
+  const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: name, logger: logger.child({ component: 'kafka' }) });
+  const metrics = createMetrics(name);
+  const service = await create({ db, bus, logger, metrics });
+  await service.start();
+  const address = await service.app.listen({ port: config.PORT, host: config.HOST });
+  logger.info({ address }, `${name} listening`);
+  onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+    await service.stop();
+    await bus.close();
+    await db.close();
+  });
+}

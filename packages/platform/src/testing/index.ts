@@ -1,0 +1,54 @@
+import { createInProcessBus } from '../bus/in-process';
+import { openPglite, type SharedPglite } from '../db/pglite';
+import { createLogger } from '../logger';
+import { createMetrics } from '../metrics';
+import type { ServiceDeps } from '../service';
+import type { EventBus } from '../bus/types';
+
+/**
+ * One in-memory embedded database and bus per test file, shared by the services under test,
+ * exactly as `npm start` wires them (schemas per service, durable in-process log).
+ */
+export interface TestPlatform {
+  pglite: SharedPglite;
+  bus: EventBus;
+  deps(service: string): ServiceDeps;
+  close(): Promise<void>;
+}
+
+export async function createTestPlatform(options: { logLevel?: string } = {}): Promise<TestPlatform> {
+  const pglite = await openPglite();
+  const logger = createLogger('test', (options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent');
+  const bus = createInProcessBus({ db: pglite.forSchema('bus'), logger, idlePollMs: 1000 });
+  await bus.migrate();
+  return {
+    pglite,
+    bus,
+    deps: (service) => ({
+      db: pglite.forSchema(service),
+      bus,
+      logger: logger.child({ service }),
+      metrics: createMetrics(service, { defaultMetrics: false }),
+    }),
+    async close() {
+      await bus.close();
+      await pglite.close();
+    },
+  };
+}
+
+/** Polls `probe` until it returns a truthy value or `timeoutMs` passes (then throws). */
+export async function eventually<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,4 @@
+import { runStandalone } from '@emporium/platform';
+import { createCatalogService, SERVICE } from './service';
+
+await runStandalone(SERVICE, createCatalogService);

@@ -1,0 +1,20 @@
+import { fileURLToPath } from 'node:url';
+import { createHttpApp, defineService, type Service, type ServiceDeps } from '@emporium/platform';
+import { productsRoutes } from './http/products.routes';
+import { createProductsStore } from './store/products.store';
+
+export const SERVICE = 'catalog';
+const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
+
+export async function createCatalogService(deps: ServiceDeps): Promise<Service> {
+  const app = await createHttpApp({
+    service: SERVICE,
+    description: 'Products, categories, prices and search.',
+    logger: deps.logger,
+    metrics: deps.metrics,
+    readiness: { database: deps.db.isReady, bus: deps.bus.isReady },
+  });
+  const store = createProductsStore(deps.db, SERVICE);
+  productsRoutes(app, store);
+  return defineService({ name: SERVICE, deps, app, migrationsDir: MIGRATIONS });
+}
