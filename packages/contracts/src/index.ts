@@ -3,3 +3,8 @@ export * from './topics';
 export * from './envelope';
 export * from './events/index';
 export * from './http/catalog';
+export * from './http/cart';
+export * from './http/inventory';
+export * from './http/payments';
+export * from './http/shipping';
+export * from './http/orders';

@@ -1,0 +1,2 @@
+// HTTP bodies of the cart service.
+export {};
