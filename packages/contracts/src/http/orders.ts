@@ -1,2 +1,75 @@
-// HTTP bodies of the orders service.
-export {};
+import { z } from 'zod';
+import { Currency, Id, OrderStatus, PaymentMethod, Quantity } from '../common';
+
+const PaymentToken = z.string().regex(/^tok_[A-Za-z0-9_]{1,64}$/, 'must be a payment token (tok_…) from the payment provider');
+
+export const OrderItemRequest = z
+  .object({
+    product_id: Id,
+    quantity: Quantity,
+  })
+  .strict();
+
+/**
+ * The seed's body, exactly: `{ customer_id, items: [{ product_id, quantity }], payment_method }`,
+ * or `from_cart: true` instead of items to check out the customer's cart. A payment token from
+ * the provider's tokenization may come along; without it the order waits for payment.
+ */
+export const PlaceOrderRequest = z
+  .object({
+    customer_id: Id,
+    items: z.array(OrderItemRequest).min(1).max(100).optional(),
+    from_cart: z.literal(true).optional(),
+    payment_method: PaymentMethod,
+    payment_token: PaymentToken.optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (!body.items && !body.from_cart) ctx.addIssue({ code: 'custom', path: ['items'], message: 'is required (or set from_cart: true)' });
+    if (body.items && body.from_cart) ctx.addIssue({ code: 'custom', path: ['from_cart'], message: 'cannot be combined with items' });
+  });
+export type PlaceOrderRequest = z.infer<typeof PlaceOrderRequest>;
+
+export const PayOrderRequest = z.object({ payment_token: PaymentToken }).strict();
+export const CancelOrderRequest = z.object({ reason: z.string().trim().min(1).max(200).optional() }).strict();
+
+export const OrderLineView = z.object({
+  productId: z.string(),
+  name: z.string(),
+  quantity: z.number().int(),
+  unitPrice: z.number().int(),
+  lineTotal: z.number().int(),
+});
+
+export const OrderView = z
+  .object({
+    id: z.string(),
+    customerId: z.string(),
+    status: OrderStatus,
+    /** Why the order is in its status, in words a customer understands. */
+    statusReason: z.string().nullable(),
+    terminal: z.boolean(),
+    items: z.array(OrderLineView),
+    currency: Currency,
+    subtotal: z.number().int(),
+    discount: z.number().int(),
+    discountCode: z.string().nullable(),
+    total: z.number().int(),
+    paymentMethod: PaymentMethod,
+    paymentId: z.string().nullable(),
+    shipment: z.object({ id: z.string(), carrier: z.string(), trackingNumber: z.string() }).nullable(),
+    history: z.array(z.object({ status: OrderStatus, reason: z.string().nullable(), at: z.string() })),
+    /** What the client can do next, e.g. pay or wait. */
+    next: z.object({
+      action: z.enum(['pay', 'wait', 'none']),
+      description: z.string(),
+      method: z.string().optional(),
+      href: z.string().optional(),
+    }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Order' });
+export type OrderView = z.infer<typeof OrderView>;
+
+export const OrderList = z.object({ items: z.array(OrderView) });

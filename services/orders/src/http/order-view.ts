@@ -1,0 +1,25 @@
+import type { OrderView } from '@emporium/contracts';
+import { isTerminal, nextStep, type HistoryEntry, type Order } from '../domain/order';
+
+export function toView(order: Order, history: HistoryEntry[]): OrderView {
+  return {
+    id: order.id,
+    customerId: order.customerId,
+    status: order.status,
+    statusReason: order.statusReason,
+    terminal: isTerminal(order.status),
+    items: order.items,
+    currency: order.currency,
+    subtotal: order.subtotal,
+    discount: order.discount,
+    discountCode: order.discountCode,
+    total: order.total,
+    paymentMethod: order.paymentMethod,
+    paymentId: order.paymentId,
+    shipment: order.shipmentId && order.carrier && order.trackingNumber ? { id: order.shipmentId, carrier: order.carrier, trackingNumber: order.trackingNumber } : null,
+    history: history.map((h) => ({ status: h.status, reason: h.reason, at: h.at.toISOString() })),
+    next: nextStep(order),
+    createdAt: order.createdAt.toISOString(),
+    updatedAt: order.updatedAt.toISOString(),
+  };
+}
