@@ -12,7 +12,8 @@
 #   KAFKA_PORT             client listener port              (default 9092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller listener port    (default KAFKA_PORT + 1)
 #   KAFKA_HOME_DIR         libs, config, data, logs, pid     (default <repo>/.kafka)
-#   KAFKA_VERSION          org.apache.kafka:kafka_2.13 version (default: the one in scripts/kafka/pom.xml)
+#   KAFKA_VERSION          org.apache.kafka:kafka_2.13 version (default: the one in scripts/kafka/pom.xml);
+#                          only read when .kafka/libs is fetched: delete that folder to switch versions
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker    (default 90)
 #   KAFKA_HEAP_OPTS        JVM heap flags                    (default -Xms256m -Xmx512m)
 set -euo pipefail
@@ -78,7 +79,8 @@ ensure_libs() {
   if [[ -n "${KAFKA_VERSION:-}" ]]; then
     args+=("-Dkafka.version=${KAFKA_VERSION}")
   fi
-  if ! mvn "${args[@]}"; then
+  # Debian's Maven prints ANSI reset codes even with -q -B: strip them (pipefail keeps mvn's status).
+  if ! mvn "${args[@]}" 2>&1 | sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d'; then
     rm -rf "${tmp}"
     die "mvn dependency:copy-dependencies failed (is Maven Central reachable?)"
   fi

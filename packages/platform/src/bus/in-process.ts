@@ -126,7 +126,8 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus & { m
         }
         for (const row of rows) {
           if (sub.stopped || !isOwner(sub)) break;
-          await deliver(sub, opts, topic, partition, row, maxAttempts, backoff);
+          // A handler that failed while the subscription was stopping leaves its message uncommitted.
+          if (!(await deliver(sub, opts, topic, partition, row, maxAttempts, backoff))) break;
           await db.query(
             `INSERT INTO consumer_offsets (group_id, topic, partition, last_id) VALUES ($1, $2, $3, $4)
              ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_id = EXCLUDED.last_id`,
@@ -151,15 +152,16 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus & { m
     row: LogRow,
     maxAttempts: number,
     backoff: number,
-  ) => {
+  ): Promise<boolean> => {
     let lastError: unknown;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const message: IncomingMessage = { topic, partition, key: row.key, value: row.value, headers: row.headers, offset: String(row.id), attempt };
       try {
         await opts.handler(message);
-        return;
+        return true;
       } catch (error) {
         lastError = error;
+        if (sub.stopped) return false;
         if (attempt < maxAttempts) await sleep(Math.min(backoff * 2 ** (attempt - 1), 5000), sub);
       }
     }
@@ -185,6 +187,7 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus & { m
         },
       },
     ]);
+    return true;
   };
 
   return {

@@ -134,6 +134,11 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
 
   const publish = async (messages: readonly OutgoingMessage[]): Promise<void> => {
     if (closed) throw new Error('kafka bus is closed');
+    await send(messages);
+  };
+
+  /** Also used for dead-lettering, which may still run while close() drains the consumers. */
+  const send = async (messages: readonly OutgoingMessage[]): Promise<void> => {
     if (messages.length === 0) return;
     const byTopic = new Map<string, { key: string; value: string; headers?: Record<string, string> }[]>();
     for (const message of messages) {
@@ -164,7 +169,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 500,
     });
-    const subscription = new KafkaSubscription(consumer, subscribeOptions, logger, publish, () =>
+    const subscription = new KafkaSubscription(consumer, subscribeOptions, logger, send, () =>
       subscriptions.delete(subscription),
     );
     subscriptions.add(subscription);
