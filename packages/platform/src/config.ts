@@ -39,3 +39,14 @@ export const commonConfig = {
 export const csv = z
   .string()
   .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean));
+
+/** For a process entry point: the parsed config, or a clear message and exit code 1. */
+export function loadConfigOrExit<S extends z.ZodObject>(name: string, schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  try {
+    return loadConfig(schema, env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${name}: ${error.message}\n`);
+    process.exit(1);
+  }
+}

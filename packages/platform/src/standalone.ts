@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonConfig, csv, loadConfig, ConfigError } from './config';
+import { commonConfig, csv, loadConfigOrExit } from './config';
 import { createPostgresDb, ensureDatabase } from './db/postgres';
 import { createKafkaBus } from './bus/kafka';
 import { createLogger } from './logger';
@@ -21,16 +21,7 @@ export const distributedConfig = z.object({
  * Kafka as the bus, graceful shutdown on SIGTERM/SIGINT.
  */
 export async function runStandalone(name: string, create: (deps: ServiceDeps) => Promise<Service>): Promise<void> {
-  let config: z.infer<typeof distributedConfig>;
-  try {
-    config = loadConfig(distributedConfig);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${name}: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit(name, distributedConfig);
   const logger = createLogger(name, config.LOG_LEVEL);
   const database = `emporium_${name}`;
   const databaseUrl = config.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${database}`;

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { loadConfig, runStandalone } from '@emporium/platform';
+import { loadConfigOrExit, runStandalone } from '@emporium/platform';
 import { createOrdersService, SERVICE } from './service';
 
-const config = loadConfig(
+const config = loadConfigOrExit(SERVICE, 
   z.object({
     CART_URL: z.string().url().default('http://127.0.0.1:3102').describe('base URL of the cart service (checkout from cart)'),
     RESERVATION_TTL_MS: z.coerce.number().int().min(1000).default(15 * 60_000).describe('how long stock stays reserved for an unpaid order'),

@@ -1,0 +1,105 @@
+import type { AddressInfo } from 'node:net';
+import { createInProcessBus, createLogger, createMetrics, openPglite, type Service, type ServiceDeps } from '@emporium/platform';
+import { createCatalogService } from '@emporium/catalog';
+import { createCartService } from '@emporium/cart';
+import { createInventoryService } from '@emporium/inventory';
+import { createOrdersService } from '@emporium/orders';
+import { createPaymentsService } from '@emporium/payments';
+import { createShippingService } from '@emporium/shipping';
+import { createGateway } from '@emporium/gateway';
+import { seedDemo } from './seed';
+
+export interface EmbeddedOptions {
+  /** Folder for the embedded database; undefined keeps everything in memory (tests). */
+  dataDir?: string;
+  port?: number;
+  host?: string;
+  logLevel?: string;
+  seed?: boolean;
+  /** Passed to orders: how long stock stays reserved for an unpaid order. */
+  reservationTtlMs?: number;
+}
+
+export interface EmbeddedPlatform {
+  url: string;
+  services: Record<string, { url: string; service: Service }>;
+  seeded: boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Every service in this one process, as `npm start` runs them: one embedded PostgreSQL (PGlite)
+ * with a schema per service, the durable in-process bus, each service on its own loopback port
+ * and the gateway on the public one.
+ */
+export async function startEmbedded(options: EmbeddedOptions = {}): Promise<EmbeddedPlatform> {
+  const level = (options.logLevel ?? 'info') as 'info';
+  const host = options.host ?? '127.0.0.1';
+  const pglite = await openPglite(options.dataDir);
+  const bus = createInProcessBus({ db: pglite.forSchema('bus'), logger: createLogger('bus', level) });
+  await bus.migrate();
+
+  const deps = (name: string): ServiceDeps => ({
+    db: pglite.forSchema(name),
+    bus,
+    logger: createLogger(name, level),
+    metrics: createMetrics(name, { defaultMetrics: name === 'gateway' }),
+  });
+
+  const running: Record<string, { url: string; service: Service }> = {};
+  const launch = async (service: Service) => {
+    await service.start();
+    await service.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = service.app.server.address() as AddressInfo;
+    running[service.name] = { url: `http://127.0.0.1:${port}`, service };
+    return running[service.name]!.url;
+  };
+
+  try {
+    await launch(await createCatalogService(deps('catalog')));
+    await launch(await createInventoryService(deps('inventory')));
+    const cartUrl = await launch(await createCartService(deps('cart')));
+    await launch(await createPaymentsService(deps('payments')));
+    await launch(await createShippingService(deps('shipping')));
+    await launch(await createOrdersService(deps('orders'), { cartUrl, reservationTtlMs: options.reservationTtlMs }));
+  } catch (error) {
+    await Promise.all(Object.values(running).map((r) => r.service.stop()));
+    await bus.close();
+    await pglite.close();
+    throw error;
+  }
+
+  const gatewayDeps = deps('gateway');
+  const gateway = await createGateway({
+    logger: gatewayDeps.logger,
+    metrics: gatewayDeps.metrics,
+    upstreams: {
+      catalog: running.catalog!.url,
+      cart: running.cart!.url,
+      inventory: running.inventory!.url,
+      orders: running.orders!.url,
+      payments: running.payments!.url,
+      shipping: running.shipping!.url,
+    },
+  });
+  await gateway.app.listen({ port: options.port ?? 3000, host });
+  const { port } = gateway.app.server.address() as AddressInfo;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+
+  const seeded = options.seed ? await seedDemo(url) : false;
+
+  let stopped = false;
+  return {
+    url,
+    services: running,
+    seeded,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await gateway.close();
+      for (const name of ['orders', 'shipping', 'payments', 'cart', 'inventory', 'catalog']) await running[name]?.service.stop();
+      await bus.close();
+      await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { loadConfigOrExit } from '@emporium/platform';
+import { startEmbedded } from './embedded';
+
+const config = loadConfigOrExit('emporium', z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('public port of the gateway'),
+  HOST: z.string().default('127.0.0.1').describe('interface the gateway listens on'),
+  DATA_DIR: z.string().default('.data').describe('folder for the embedded database (survives restarts)'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn').describe('pino log level (JSON on stdout)'),
+  SEED_DEMO: z.enum(['true', 'false']).default('true').describe('seed the demo catalog on first start'),
+}));
+
+const started = Date.now();
+const dataDir = resolve(config.DATA_DIR);
+mkdirSync(dataDir, { recursive: true });
+
+// PGlite is single-process: refuse to open the same data folder twice.
+const lockFile = join(dataDir, 'emporium.pid');
+try {
+  const pid = Number(readFileSync(lockFile, 'utf8'));
+  if (pid && pid !== process.pid) {
+    process.kill(pid, 0);
+    process.stderr.write(`emporium: another Emporium (pid ${pid}) is using ${dataDir}; stop it first or set DATA_DIR.\n`);
+    process.exit(1);
+  }
+} catch {
+  // No lock, or its process is gone.
+}
+writeFileSync(lockFile, String(process.pid));
+
+process.stderr.write(`Emporium is starting (embedded mode, data in ${dataDir}) …\n`);
+const platform = await startEmbedded({ dataDir: join(dataDir, 'pglite'), port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL, seed: config.SEED_DEMO === 'true' });
+const seconds = ((Date.now() - started) / 1000).toFixed(1);
+const rss = Math.round(process.memoryUsage().rss / 1024 / 1024);
+const u = platform.url;
+process.stderr.write(`
+Emporium is running — ready in ${seconds} s, ${rss} MB of memory${platform.seeded ? ', demo store seeded' : ''}.
+
+  Gateway           ${u}/
+  Products          ${u}/products?q=lamp
+  Cart              ${u}/cart/123
+  Place an order    curl -X POST ${u}/api/orders -H 'content-type: application/json' \\
+                      -d '{"customer_id":123,"items":[{"product_id":456,"quantity":2}],"payment_method":"credit_card","payment_token":"tok_success"}'
+  Inventory         ${u}/inventory/456
+  Health            ${u}/health/ready
+  API docs          ${u}/api-docs/orders  (and catalog, cart, inventory, payments, shipping)
+${Object.entries(platform.services).map(([name, s]) => `  ${name.padEnd(17)} ${s.url}/docs`).join('\n')}
+
+Press Ctrl+C to stop.
+`);
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write('Stopping Emporium: draining in-flight work …\n');
+  await platform.stop();
+  rmSync(lockFile, { force: true });
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());
