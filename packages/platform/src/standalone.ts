@@ -13,6 +13,7 @@ export const distributedConfig = z.object({
   DATABASE_URL: z.string().url().optional().describe("this service's PostgreSQL database; default postgres://postgres@127.0.0.1:5432/emporium_<service>"),
   POSTGRES_ADMIN_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/postgres').describe('used once to create the service database if missing'),
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']).describe('comma-separated Kafka bootstrap brokers'),
+  DATABASE_PREFIX: z.string().regex(/^[a-z][a-z0-9_]{0,40}$/).default('emporium').describe('when DATABASE_URL is unset, the database is <prefix>_<service>'),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10).describe('PostgreSQL connections per instance'),
 });
 
@@ -23,7 +24,7 @@ export const distributedConfig = z.object({
 export async function runStandalone(name: string, create: (deps: ServiceDeps) => Promise<Service>): Promise<void> {
   const config = loadConfigOrExit(name, distributedConfig);
   const logger = createLogger(name, config.LOG_LEVEL);
-  const database = `emporium_${name}`;
+  const database = `${config.DATABASE_PREFIX}_${name}`;
   const databaseUrl = config.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${database}`;
   if (!config.DATABASE_URL) await ensureDatabase(config.POSTGRES_ADMIN_URL, database);
   const db = createPostgresDb({ connectionString: databaseUrl, schema: name, max: config.DB_POOL_SIZE, applicationName: name });

@@ -44,6 +44,7 @@ export interface KafkaBusOptions {
 const DEFAULT_MAX_ATTEMPTS = 5;
 const DEFAULT_RETRY_BACKOFF_MS = 100;
 const MAX_RETRY_BACKOFF_MS = 5_000;
+const TOPIC_READY_TIMEOUT_MS = 30_000;
 const READY_TIMEOUT_MS = 2_000;
 /** Broker floor is group.min.session.timeout.ms = 6 s; 10 s notices a dead member quickly. */
 const SESSION_TIMEOUT_MS = 10_000;
@@ -116,11 +117,28 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     }
     if (missing.length > 0) {
       const creation = (async () => {
-        await connectAdmin();
-        await admin.createTopics({
-          waitForLeaders: true,
-          topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-        });
+        // Several services start at once and race to create the same topics: a creation error
+        // is fine as long as the topics then show up in the metadata with leaders.
+        const deadline = Date.now() + TOPIC_READY_TIMEOUT_MS;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await connectAdmin();
+            await admin.createTopics({
+              waitForLeaders: true,
+              topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+            });
+          } catch (error) {
+            logger.debug({ err: error, topics: missing }, 'topic creation raced or failed; checking metadata');
+          }
+          try {
+            const { topics } = await admin.fetchTopicMetadata({ topics: missing });
+            if (topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+          } catch (error) {
+            if (Date.now() > deadline) throw error;
+          }
+          if (Date.now() > deadline) throw new Error(`Kafka topics not ready in time: ${missing.join(', ')}`);
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * attempt, 1000)));
+        }
       })();
       const shared = creation.catch((error: unknown) => {
         for (const name of missing) topicsReady.delete(name);

@@ -33,7 +33,7 @@ export async function openPglite(dataDir?: string): Promise<SharedPglite> {
         const sql: Sql = {
           query: async <R>(text: string, params?: readonly unknown[]) => {
             const result = await tx.query<R>(text, params as unknown[]);
-            return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+            return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
           },
         };
         try {

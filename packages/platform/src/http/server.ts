@@ -45,7 +45,7 @@ declare module 'fastify' {
 }
 
 const ProblemSchema = z
-  .object({
+  .looseObject({
     type: z.string(),
     title: z.string(),
     status: z.number().int(),
@@ -118,10 +118,14 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
 
     if (hasZodFastifySchemaValidationErrors(error)) {
       const where = error.validationContext ?? 'body';
-      const errors = error.validation.map((v) => ({
-        field: fieldPath(where, v.instancePath),
-        message: v.message ?? 'is invalid',
-      }));
+      const errors = error.validation.flatMap((v) => {
+        const keys = (v.params as { keys?: unknown } | undefined)?.keys;
+        if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {
+          const parent = v.instancePath.replace(/\/$/, '');
+          return (keys as string[]).map((key) => ({ field: fieldPath(where, `${parent}/${key}`), message: 'is not a known field' }));
+        }
+        return [{ field: fieldPath(where, v.instancePath), message: v.message ?? 'is invalid' }];
+      });
       return send(400, 'REQUEST.INVALID', `The request ${where} is invalid: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, errors);
     }
     if (error instanceof AppError) {

@@ -1,0 +1,72 @@
+import type { EventHandlers, Logger } from '@emporium/platform';
+import { levelChanged } from '../domain/stock';
+import { commitStock, releaseStock, reserveStock } from '../domain/use-cases';
+import type { InventoryStore } from '../store/inventory.store';
+
+/** Used when an order_placed carries a reserveUntil that is not a date. */
+const FALLBACK_HOLD_MS = 15 * 60_000;
+
+function reserveUntil(value: string, logger: Logger): Date {
+  const date = new Date(value);
+  if (!Number.isNaN(date.getTime())) return date;
+  logger.warn({ reserveUntil: value }, `reserveUntil is not a date; holding stock for ${FALLBACK_HOLD_MS / 60_000} minutes`);
+  return new Date(Date.now() + FALLBACK_HOLD_MS);
+}
+
+/** Each handler runs in the inbox transaction: its effect, its inbox row and its events commit together. */
+export function inventoryHandlers(store: InventoryStore): EventHandlers {
+  return {
+    product_created: async (data, { tx, emit, logger }) => {
+      const created = await store.ensureStock(tx, data.productId);
+      logger.info({ productId: data.productId, created: Boolean(created) }, 'stock row for new product');
+      if (created) await emit([levelChanged(created, 'product_created')]);
+    },
+
+    order_placed: async (data, { tx, emit, logger }) => {
+      const expiresAt = reserveUntil(data.reserveUntil, logger);
+      const { outcome, events } = await reserveStock(store, tx, { orderId: data.orderId, items: data.items, expiresAt });
+      logger.info({ orderId: data.orderId, outcome }, 'stock reservation decided');
+      await emit(events);
+    },
+
+    order_confirmed: async (data, { tx, logger }) => {
+      const held = await store.holdUntilSettled(tx, data.orderId);
+      if (held === 0) logger.warn({ orderId: data.orderId }, 'order confirmed but none of its stock is still reserved (expired or released)');
+      logger.info({ orderId: data.orderId, held }, 'reservations held until the order is settled');
+    },
+
+    order_cancelled: async (data, { tx, emit, logger }) => {
+      // A cancelled order never needs stock: release whatever is still active, even when the
+      // order thought nothing was reserved (it may have been cancelled before stock_reserved reached it).
+      const { outcome, events } = await releaseStock(store, tx, data.orderId, { expired: false, reason: 'order_cancelled' });
+      if (outcome === 'released' && !data.releaseStock) logger.warn({ orderId: data.orderId }, 'released stock of a cancelled order that did not ask for it');
+      logger.info({ orderId: data.orderId, outcome }, 'order cancelled');
+      await emit(events);
+    },
+
+    order_completed: async (data, { tx, emit, logger }) => {
+      const { outcome, events } = await commitStock(store, tx, data.orderId);
+      if (outcome !== 'committed' && data.items.length > 0) {
+        logger.warn({ orderId: data.orderId }, 'order completed without active reservations; stock not decremented (expired, released or already committed)');
+      }
+      logger.info({ orderId: data.orderId, outcome }, 'order completed');
+      await emit(events);
+    },
+  };
+}
+
+/** Releases reservations whose time ran out, one order per transaction. */
+export async function expireReservations(store: InventoryStore, logger: Logger, batch = 100): Promise<number> {
+  let expired = 0;
+  for (const orderId of await store.ordersWithDueReservations(batch)) {
+    const outcome = await store.withEvents(async (tx) => {
+      const { outcome, events } = await releaseStock(store, tx, orderId, { expired: true, reason: 'reservation_expired' });
+      return { result: outcome, events };
+    });
+    if (outcome === 'released') {
+      expired++;
+      logger.info({ orderId }, 'reservation expired; stock released');
+    }
+  }
+  return expired;
+}

@@ -1,0 +1,34 @@
+import { fileURLToPath } from 'node:url';
+import { createHttpApp, defineService, every, type Service, type ServiceDeps } from '@emporium/platform';
+import { expireReservations, inventoryHandlers } from './events/handlers';
+import { inventoryRoutes } from './http/inventory.routes';
+import { createInventoryStore } from './store/inventory.store';
+
+export const SERVICE = 'inventory';
+const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
+
+export interface InventoryOptions {
+  /** How often reservations past their expiry are released. Default 5 s. */
+  expiryIntervalMs?: number;
+}
+
+export async function createInventoryService(deps: ServiceDeps, options: InventoryOptions = {}): Promise<Service> {
+  const app = await createHttpApp({
+    service: SERVICE,
+    description: 'Stock levels, reservations for orders and the stock ledger.',
+    logger: deps.logger,
+    metrics: deps.metrics,
+    readiness: { database: deps.db.isReady, bus: deps.bus.isReady },
+  });
+  const store = createInventoryStore(deps.db, SERVICE);
+  inventoryRoutes(app, store);
+  const expiryLogger = deps.logger.child({ component: 'reservation-expiry' });
+  return defineService({
+    name: SERVICE,
+    deps,
+    app,
+    migrationsDir: MIGRATIONS,
+    handlers: inventoryHandlers(store),
+    background: [every(options.expiryIntervalMs ?? 5000, expiryLogger, 'expire reservations', () => expireReservations(store, expiryLogger))],
+  });
+}

@@ -1,0 +1,4 @@
+import { runStandalone } from '@emporium/platform';
+import { createShippingService, SERVICE } from './service';
+
+await runStandalone(SERVICE, (deps) => createShippingService(deps));
