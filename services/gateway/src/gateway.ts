@@ -1,3 +1,4 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { AppError, createHttpApp, type HttpApp, type Logger, type Metrics } from '@emporium/platform';
@@ -54,7 +55,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  const forward = (service: Upstream) => async (request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) => {
+  const forward = (service: Upstream) => async (request: FastifyRequest, reply: FastifyReply) => {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) {
       if (value === undefined || HOP_BY_HOP.has(name)) continue;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { CancelOrderRequest, Id, OrderList, OrderView, PayOrderRequest, PlaceOrderRequest } from '@emporium/contracts';
 import { AppError, notFound, problemResponses, type HttpApp } from '@emporium/platform';
@@ -102,7 +103,7 @@ export function ordersRoutes(app: HttpApp, deps: OrdersRouteDeps): void {
   });
 }
 
-function replay(earlier: { requestHash: string; statusCode: number; response: unknown }, requestHash: string, reply: import('fastify').FastifyReply) {
+function replay(earlier: { requestHash: string; statusCode: number; response: unknown }, requestHash: string, reply: FastifyReply) {
   if (earlier.requestHash !== requestHash) {
     throw new AppError('ORDERS.IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body.', {
       status: 422,

@@ -1,0 +1,62 @@
+/**
+ * `npm test`: the whole suite. Suites that need servers are named for them —
+ * `*.kafka.test.ts` (Kafka and PostgreSQL, distributed mode) and `*.pg.test.ts` (PostgreSQL).
+ * On a laptop without those servers they are left out, and this says which and how to run them.
+ * In CI (CI=true) or with EMPORIUM_REQUIRE_SERVERS=1 they are required: a missing server fails the run.
+ * Extra arguments go to vitest (e.g. `npm test -- services/orders`).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+
+const required = process.env.CI === 'true' || process.env.CI === '1' || process.env.EMPORIUM_REQUIRE_SERVERS === '1';
+const kafka = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')[0]!;
+const postgres = new URL(process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+
+const reachable = (host: string, port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect({ host, port, timeout: 2000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+const [kafkaHost, kafkaPort] = kafka.split(':');
+const hasKafka = await reachable(kafkaHost!, Number(kafkaPort ?? 9092));
+const hasPostgres = await reachable(postgres.hostname, Number(postgres.port || 5432));
+
+const excludes: string[] = [];
+const skipped: string[] = [];
+if (!hasPostgres || !hasKafka) {
+  const missing = [!hasPostgres && `PostgreSQL at ${postgres.host}`, !hasKafka && `Kafka at ${kafka}`].filter(Boolean).join(' and ');
+  if (required) {
+    console.error(`\nnpm test: ${missing} not reachable, and the distributed suites are required here (CI). Start them: \`bash scripts/kafka.sh start\`, PostgreSQL 15+.\n`);
+    process.exit(1);
+  }
+  excludes.push('**/*.kafka.test.ts');
+  skipped.push('distributed suites (*.kafka.test.ts: separate processes, PostgreSQL, Kafka)');
+  if (!hasPostgres) {
+    excludes.push('**/*.pg.test.ts');
+    skipped.push('PostgreSQL suites (*.pg.test.ts)');
+  }
+  console.warn(`\nnpm test: ${missing} not reachable — skipping ${skipped.join(' and ')}.`);
+  console.warn('  To run them: start PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) and `npm run kafka:start`, then `npm test`.\n');
+}
+
+mkdirSync('.data', { recursive: true });
+const report = '.data/vitest-report.json';
+const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...excludes.flatMap((g) => ['--exclude', g]), ...process.argv.slice(2)];
+const result = spawnSync('npx', args, { stdio: 'inherit', env: process.env });
+
+if (existsSync(report)) {
+  const r = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
+  if (skipped.length > 0) console.log(`\nLeft out for want of servers: ${skipped.join('; ')}.`);
+  console.log(`\ntests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+}
+process.exit(result.status ?? 1);

@@ -1,0 +1,12 @@
+import { afterAll } from 'vitest';
+import { startEmbedded } from '@emporium/launcher/embedded';
+import { describeCheckoutJourneys, latencies } from './journeys';
+
+describeCheckoutJourneys('embedded: one process, PGlite, in-process bus', async () => {
+  const platform = await startEmbedded({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  return { url: platform.url, stop: platform.stop };
+});
+
+afterAll(() => {
+  if (latencies.length > 0) console.log(`embedded checkout, placement → completed: ${latencies.join(', ')} ms`);
+});
