@@ -59,6 +59,8 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus & { m
   const idlePollMs = options.idlePollMs ?? 5000;
   const fetchSize = options.fetchSize ?? 100;
   const signals = new EventEmitter();
+  /** Publishes per topic so far: a consumer that found nothing checks it did not miss one meanwhile. */
+  const publishedCount = new Map<string, number>();
   signals.setMaxListeners(0);
   const groups = new Map<string, InternalSubscription[]>();
   const subscriptions = new Set<InternalSubscription>();
@@ -78,7 +80,10 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus & { m
       return `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb)`;
     });
     await db.query(`INSERT INTO messages (topic, partition, key, value, headers) VALUES ${rows.join(', ')}`, values);
-    for (const topic of new Set(messages.map((m) => m.topic))) signals.emit(topic);
+    for (const topic of new Set(messages.map((m) => m.topic))) {
+      publishedCount.set(topic, (publishedCount.get(topic) ?? 0) + 1);
+      signals.emit(topic);
+    }
   };
 
   const waitForSignal = (topic: string, sub: InternalSubscription, ms: number) =>
@@ -116,12 +121,13 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus & { m
           );
           lastId = found.rows[0]?.last_id ?? 0;
         }
+        const seen = publishedCount.get(topic) ?? 0;
         const { rows } = await db.query<LogRow>(
           'SELECT id, key, value, headers FROM messages WHERE topic = $1 AND partition = $2 AND id > $3 ORDER BY id LIMIT $4',
           [topic, partition, lastId, fetchSize],
         );
         if (rows.length === 0) {
-          await waitForSignal(topic, sub, idlePollMs);
+          if ((publishedCount.get(topic) ?? 0) === seen) await waitForSignal(topic, sub, idlePollMs);
           continue;
         }
         for (const row of rows) {

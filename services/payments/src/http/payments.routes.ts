@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { Payment, PaymentId, PaymentOfOrderQuery, RefundPaymentHeaders, RefundPaymentRequest } from '@emporium/contracts';
+import { AppError, notFound, problemResponses, type HttpApp } from '@emporium/platform';
+import { refundPayment } from '../domain/refund-payment';
+import type { ProviderFactory } from '../providers/provider';
+import type { PaymentsStore } from '../store/payments.store';
+
+const Params = z.object({ paymentId: PaymentId });
+
+const missing = (id: string) => notFound('PAYMENTS.PAYMENT_NOT_FOUND', `Payment ${id} does not exist.`);
+
+export function paymentsRoutes(app: HttpApp, store: PaymentsStore, providers: ProviderFactory): void {
+  app.get('/api/payments/:paymentId', {
+    schema: { tags: ['payments'], summary: 'One payment and its provider calls (no card data)', params: Params, response: { 200: Payment, ...problemResponses } },
+  }, async (request) => {
+    const payment = await store.get(request.params.paymentId);
+    if (!payment) throw missing(request.params.paymentId);
+    return payment;
+  });
+
+  app.get('/api/payments', {
+    schema: { tags: ['payments'], summary: 'The payment of an order', querystring: PaymentOfOrderQuery, response: { 200: Payment, ...problemResponses } },
+  }, async (request) => {
+    const payment = await store.getByOrder(request.query.orderId);
+    if (!payment) throw notFound('PAYMENTS.PAYMENT_NOT_FOUND', `Order ${request.query.orderId} has no payment.`);
+    return payment;
+  });
+
+  app.post('/api/payments/:paymentId/refund', {
+    schema: {
+      tags: ['staff'],
+      summary: 'Refund part or all of a captured payment (staff); Idempotency-Key makes retries safe',
+      params: Params,
+      headers: RefundPaymentHeaders,
+      body: RefundPaymentRequest,
+      response: { 200: Payment, ...problemResponses },
+    },
+  }, async (request) => {
+    const { paymentId } = request.params;
+    const key = request.headers['idempotency-key'];
+    const result = await store.refund(paymentId, key, (payment, tx) => refundPayment(payment, request.body, providers(tx), new Date(), key), request.correlationId);
+    if (!result) throw missing(paymentId);
+    if (result.failure) {
+      throw new AppError('PAYMENTS.REFUND_REJECTED', `The payment provider refused the refund: ${result.failure.message}`, { status: 409, extensions: { providerCode: result.failure.code } });
+    }
+    return result.payment;
+  });
+}
