@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { execSync } from 'node:child_process';
+import { Pool } from 'undici';
+
+/** Latency percentiles in ms (nearest rank). */
+export function percentiles(samples: number[]): { p50: number; p95: number; p99: number; max: number; n: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  const at = (p: number) => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!);
+  return { p50: at(50), p95: at(95), p99: at(99), max: s[s.length - 1] ?? NaN, n: s.length };
+}
+
+export const round = (v: number, digits = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** digits) / 10 ** digits : NaN);
+
+/** CPU seconds (user+system) and RSS of a process, from /proc. */
+export function processStats(pid: number): { cpuSeconds: number; rssMb: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return { cpuSeconds: ticks / 100, rssMb: rssKb / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples CPU% and peak RSS of named processes while a phase runs. */
+export function sampleProcesses(pids: Record<string, number>) {
+  const start = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, processStats(p)]));
+  const peak: Record<string, number> = {};
+  const began = Date.now();
+  const timer = setInterval(() => {
+    for (const [name, pid] of Object.entries(pids)) {
+      const s = processStats(pid);
+      if (s) peak[name] = Math.max(peak[name] ?? 0, s.rssMb);
+    }
+  }, 500);
+  return () => {
+    clearInterval(timer);
+    const seconds = (Date.now() - began) / 1000;
+    return Object.fromEntries(
+      Object.entries(pids).map(([name, pid]) => {
+        const end = processStats(pid);
+        const cpu = end && start[name] ? ((end.cpuSeconds - start[name]!.cpuSeconds) / seconds) * 100 : NaN;
+        return [name, { cpuPercent: round(cpu, 0), peakRssMb: round(Math.max(peak[name] ?? 0, end?.rssMb ?? 0), 0) }];
+      }),
+    ) as Record<string, { cpuPercent: number; peakRssMb: number }>;
+  };
+}
+
+export interface HttpResult {
+  status: number;
+  body: unknown;
+  ms: number;
+}
+
+export function client(baseUrl: string, connections = 128) {
+  const pool = new Pool(baseUrl, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
+  const request = async (method: string, path: string, body?: unknown): Promise<HttpResult> => {
+    const started = performance.now();
+    const res = await pool.request({
+      method: method as 'GET',
+      path,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
+    const text = await res.body.text();
+    const ms = performance.now() - started;
+    return { status: res.statusCode, body: text ? JSON.parse(text) : null, ms };
+  };
+  return { request, close: () => pool.close() };
+}
+
+/** Closed loop: `connections` workers hammer one request for `seconds`; returns requests/s and latencies. */
+export async function closedLoop(run: () => Promise<HttpResult>, connections: number, seconds: number) {
+  const latencies: number[] = [];
+  let errors = 0;
+  const deadline = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (Date.now() < deadline) {
+        try {
+          const r = await run();
+          if (r.status >= 400) errors++;
+          latencies.push(r.ms);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return { rps: round(latencies.length / seconds, 0), errors, latency: percentiles(latencies) };
+}
+
+export function machine(): string {
+  const cpu = cpus();
+  let postgres = 'unknown';
+  try {
+    postgres = execSync("psql -h 127.0.0.1 -U postgres -Atc 'show server_version'", { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    // not installed
+  }
+  return `${cpu.length} × ${cpu[0]?.model.trim()}, ${round(totalmem() / 1024 ** 3, 0)} GiB RAM, Linux; Node ${process.version}; PostgreSQL ${postgres}; Apache Kafka 3.9.1 (KRaft, 1 broker, -Xmx512m)`;
+}

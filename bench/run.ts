@@ -1,0 +1,303 @@
+/**
+ * Emporium benchmark (`npm run bench`): open-model checkouts (virtual customers arrive at a set rate,
+ * so slow responses cannot hide queueing), plus product list/search throughput, add-to-cart latency and
+ * a Fastify hello-world measured in the same run. Writes bench/RESULTS.md.
+ *   npm run bench -- --mode embedded|distributed|both --rates 20,50,100 --duration 15
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { startDistributed, SERVICE_NAMES } from '@emporium/launcher/distributed';
+import { client, closedLoop, machine, percentiles, round, sampleProcesses, type HttpResult } from './lib';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+};
+const MODE = arg('mode', 'both');
+const RATES = arg('rates', '20,50,100').split(',').map(Number);
+const DURATION = Number(arg('duration', '15'));
+const PRODUCTS = 20;
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+async function waitReady(url: string, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not ready`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const stopChild = (child: ChildProcess) =>
+  new Promise<void>((done) => {
+    if (child.exitCode !== null) return done();
+    child.once('exit', () => done());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+  });
+
+interface Platform {
+  url: string;
+  pids: Record<string, number>;
+  stop(): Promise<void>;
+}
+
+async function startEmbeddedChild(): Promise<Platform> {
+  const dir = mkdtempSync(join(tmpdir(), 'emporium-bench-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'apps/launcher/src/start-embedded.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '3900', DATA_DIR: dir, SEED_DEMO: 'false', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await waitReady('http://127.0.0.1:3900');
+  return {
+    url: 'http://127.0.0.1:3900',
+    pids: { emporium: child.pid! },
+    async stop() {
+      await stopChild(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startDistributedBench(): Promise<Platform> {
+  const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+  await admin.connect();
+  for (const name of SERVICE_NAMES) await admin.query(`DROP DATABASE IF EXISTS emporium_bench_${name} WITH (FORCE)`);
+  await admin.end();
+  const platform = await startDistributed({ gatewayPort: 3800, servicePortBase: 3800, databasePrefix: 'emporium_bench', logLevel: 'warn' });
+  const pids = Object.fromEntries([...SERVICE_NAMES, 'gateway' as const].map((n) => [n, platform.pid(n)!]));
+  return { url: platform.url, pids, stop: platform.stop };
+}
+
+async function setupProducts(http: ReturnType<typeof client>, run: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < PRODUCTS; i++) {
+    const id = `bench-${run}-${i}`;
+    const res = await http.request('POST', '/products', {
+      id,
+      sku: `BENCH-${run.toUpperCase()}-${i}`,
+      name: `Bench product ${i}`,
+      description: 'A product for the benchmark',
+      category: 'bench',
+      price: { amount: 1000 + i, currency: 'EUR' },
+    });
+    if (res.status !== 201) throw new Error(`product: ${res.status} ${JSON.stringify(res.body)}`);
+    ids.push(id);
+  }
+  for (const id of ids) {
+    for (;;) {
+      const res = await http.request('POST', `/inventory/${id}/update`, { set: 1_000_000, reason: 'bench stock' });
+      if (res.status === 200) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  // The cart learns prices from catalog events: wait until it can add the last product.
+  for (;;) {
+    const res = await http.request('POST', `/cart/bench-probe-${run}/add`, { productId: ids[ids.length - 1], quantity: 1 });
+    if (res.status === 200) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return ids;
+}
+
+interface CheckoutStep {
+  rate: number;
+  offered: number;
+  accepted: number;
+  errors: number;
+  completed: number;
+  completedPerSecond: number;
+  acceptance: ReturnType<typeof percentiles>;
+  confirmed: ReturnType<typeof percentiles>;
+  completedLatency: ReturnType<typeof percentiles>;
+  processes: Record<string, { cpuPercent: number; peakRssMb: number }>;
+}
+
+/** Open model: a new virtual customer every 1/rate s, whatever the system's response times. */
+async function checkoutStep(http: ReturnType<typeof client>, ids: string[], rate: number, pids: Record<string, number>, tag: string): Promise<CheckoutStep> {
+  const orders: Array<{ id: string }> = [];
+  const acceptance: number[] = [];
+  let errors = 0;
+  let offered = 0;
+  const journeys: Promise<void>[] = [];
+  const sample = sampleProcesses(pids);
+  const started = performance.now();
+  const total = rate * DURATION;
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    offered++;
+    const customer = `bench-${tag}-${rate}-${i}`;
+    const product = ids[i % ids.length]!;
+    journeys.push(
+      (async () => {
+        try {
+          const steps: HttpResult[] = [];
+          steps.push(await http.request('GET', '/products?category=bench&limit=20'));
+          steps.push(await http.request('GET', `/products/${product}`));
+          steps.push(await http.request('POST', `/cart/${customer}/add`, { productId: product, quantity: 1 }));
+          if (steps.some((s) => s.status >= 400)) {
+            errors++;
+            return;
+          }
+          const placed = await http.request('POST', '/api/orders', { customer_id: customer, from_cart: true, payment_method: 'credit_card', payment_token: 'tok_success' });
+          if (placed.status !== 201) {
+            errors++;
+            return;
+          }
+          acceptance.push(placed.ms);
+          orders.push({ id: (placed.body as { id: string }).id });
+        } catch {
+          errors++;
+        }
+      })(),
+    );
+  }
+  await Promise.all(journeys);
+  // Give the saga time to finish what was accepted, then read each order's history (server clock).
+  const deadline = Date.now() + 60_000;
+  const confirmed: number[] = [];
+  const done: number[] = [];
+  let firstPlaced = Infinity;
+  let lastCompleted = 0;
+  const pending = new Set(orders.map((o) => o.id));
+  while (pending.size > 0 && Date.now() < deadline) {
+    for (const id of [...pending].slice(0, 200)) {
+      const res = await http.request('GET', `/api/orders/${id}`);
+      const order = res.body as { terminal: boolean; status: string; history: Array<{ status: string; at: string }> };
+      if (!order.terminal) continue;
+      pending.delete(id);
+      const at = (s: string) => Date.parse(order.history.find((h) => h.status === s)?.at ?? '');
+      const placedAt = at('placed');
+      firstPlaced = Math.min(firstPlaced, placedAt);
+      if (order.status === 'completed') {
+        confirmed.push(at('confirmed') - placedAt);
+        done.push(at('completed') - placedAt);
+        lastCompleted = Math.max(lastCompleted, at('completed'));
+      } else errors++;
+    }
+    if (pending.size > 0) await new Promise((r) => setTimeout(r, 200));
+  }
+  const processes = sample();
+  errors += pending.size;
+  const window = Math.max((lastCompleted - firstPlaced) / 1000, DURATION);
+  return {
+    rate,
+    offered,
+    accepted: acceptance.length,
+    errors,
+    completed: done.length,
+    completedPerSecond: round(done.length / window, 1),
+    acceptance: percentiles(acceptance),
+    confirmed: percentiles(confirmed),
+    completedLatency: percentiles(done),
+    processes,
+  };
+}
+
+interface ModeResult {
+  mode: string;
+  startSeconds: number;
+  productList: Awaited<ReturnType<typeof closedLoop>>;
+  search: Awaited<ReturnType<typeof closedLoop>>;
+  addToCart: ReturnType<typeof percentiles>;
+  steps: CheckoutStep[];
+}
+
+async function benchMode(mode: 'embedded' | 'distributed'): Promise<ModeResult> {
+  log(`${mode}: starting`);
+  const began = Date.now();
+  const platform = mode === 'embedded' ? await startEmbeddedChild() : await startDistributedBench();
+  const startSeconds = round((Date.now() - began) / 1000, 1);
+  const http = client(platform.url);
+  try {
+    const run = Math.random().toString(36).slice(2, 7);
+    const ids = await setupProducts(http, run);
+    log(`${mode}: product list and search`);
+    const productList = await closedLoop(() => http.request('GET', '/products?limit=20'), 32, 5);
+    const search = await closedLoop(() => http.request('GET', '/products?q=bench&limit=20'), 32, 5);
+    log(`${mode}: add-to-cart latency, one user`);
+    const addLatencies: number[] = [];
+    for (let i = 0; i < 300; i++) addLatencies.push((await http.request('POST', `/cart/bench-one-${run}/add`, { productId: ids[i % ids.length], quantity: 1 })).ms);
+    const steps: CheckoutStep[] = [];
+    for (const rate of RATES) {
+      log(`${mode}: checkouts at ${rate}/s for ${DURATION} s`);
+      const step = await checkoutStep(http, ids, rate, platform.pids, run);
+      log(`${mode}: ${JSON.stringify({ rate, completedPerSecond: step.completedPerSecond, acceptanceP99: step.acceptance.p99, completedP99: step.completedLatency.p99, errors: step.errors })}`);
+      steps.push(step);
+      if (step.errors > step.offered * 0.2) break;
+    }
+    return { mode, startSeconds, productList, search, addToCart: percentiles(addLatencies), steps };
+  } finally {
+    await http.close();
+    await platform.stop();
+  }
+}
+
+async function helloWorld() {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/hello-world.ts')], { cwd: ROOT, env: { ...process.env, PORT: '3990' }, stdio: 'ignore' });
+  for (;;) {
+    try {
+      if ((await fetch('http://127.0.0.1:3990/')).ok) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const http = client('http://127.0.0.1:3990');
+  const result = await closedLoop(() => http.request('GET', '/'), 32, 5);
+  await http.close();
+  await stopChild(child);
+  return result;
+}
+
+const fmt = (p: { p50: number; p95: number; p99: number }) => `${round(p.p50)} / ${round(p.p95)} / ${round(p.p99)}`;
+
+function report(hello: Awaited<ReturnType<typeof helloWorld>>, results: ModeResult[]): string {
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Run on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench -- --mode ${MODE} --rates ${RATES.join(',')} --duration ${DURATION}\`.`,
+    '',
+    `Machine: ${machine()}. Load generator in the same machine (it shares the 2 cores).`,
+    '',
+    `Yardstick: Fastify hello-world, 32 connections: **${hello.rps} requests/s** (p99 ${round(hello.latency.p99)} ms).`,
+    '',
+  ];
+  for (const r of results) {
+    lines.push(`## ${r.mode}`, '');
+    lines.push(`Started (to ready) in ${r.startSeconds} s.`, '');
+    lines.push('| measure | result |', '| --- | --- |');
+    lines.push(`| product list (\`GET /products?limit=20\`, 32 connections) | ${r.productList.rps} req/s (${round((r.productList.rps / hello.rps) * 100, 0)}% of hello-world), p99 ${round(r.productList.latency.p99)} ms, ${r.productList.errors} errors |`);
+    lines.push(`| search (\`GET /products?q=bench\`, 32 connections) | ${r.search.rps} req/s, p99 ${round(r.search.latency.p99)} ms, ${r.search.errors} errors |`);
+    lines.push(`| add to cart, one user (p50 / p95 / p99 ms) | ${fmt(r.addToCart)} |`, '');
+    lines.push('Checkouts, open model (each virtual customer: list, product page, add to cart, order from cart with the success card):', '');
+    lines.push('| offered/s | offered | completed | completed/s | errors | order acceptance p50/p95/p99 ms | placement → confirmed p50/p95/p99 ms | placement → completed p50/p95/p99 ms | CPU % / peak RSS MB per process |');
+    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const s of r.steps) {
+      const procs = Object.entries(s.processes).map(([n, p]) => `${n} ${p.cpuPercent}%/${p.peakRssMb}`).join(', ');
+      lines.push(`| ${s.rate} | ${s.offered} | ${s.completed} | ${s.completedPerSecond} | ${s.errors} (${round((s.errors / Math.max(s.offered, 1)) * 100)}%) | ${fmt(s.acceptance)} | ${fmt(s.confirmed)} | ${fmt(s.completedLatency)} | ${procs} |`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+const hello = await helloWorld();
+log(`hello-world: ${hello.rps} req/s`);
+const results: ModeResult[] = [];
+if (MODE === 'embedded' || MODE === 'both') results.push(await benchMode('embedded'));
+if (MODE === 'distributed' || MODE === 'both') results.push(await benchMode('distributed'));
+const text = report(hello, results);
+writeFileSync(join(ROOT, 'bench/RESULTS.md'), `${text}\n`);
+process.stdout.write(`${text}\n`);
