@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { createHttpApp, defineService, type Service, type ServiceDeps } from '@emporium/platform';
 import { productsRoutes } from './http/products.routes';
 import { createProductsStore } from './store/products.store';
+import { createReadCache } from './read-cache';
 
 export const SERVICE = 'catalog';
 const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
@@ -15,6 +16,17 @@ export async function createCatalogService(deps: ServiceDeps): Promise<Service> 
     readiness: { database: deps.db.isReady, bus: deps.bus.isReady },
   });
   const store = createProductsStore(deps.db, SERVICE);
-  productsRoutes(app, store);
-  return defineService({ name: SERVICE, deps, app, migrationsDir: MIGRATIONS });
+  const cache = createReadCache();
+  productsRoutes(app, store, cache);
+  return defineService({
+    name: SERVICE,
+    deps,
+    app,
+    migrationsDir: MIGRATIONS,
+    // Other catalog instances' changes reach this one's read cache through the catalog's own events.
+    handlers: {
+      product_created: async () => cache.clear(),
+      product_updated: async () => cache.clear(),
+    },
+  });
 }

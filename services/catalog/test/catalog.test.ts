@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPlatform, type TestPlatform } from '@emporium/platform/testing';
+import { createTestPlatform, eventually, type TestPlatform } from '@emporium/platform/testing';
 import type { Service } from '@emporium/platform';
 import { createCatalogService } from '../src/service';
 
@@ -84,6 +84,20 @@ describe('catalog over HTTP on the embedded database', () => {
     const res = await post('/products', { ...lamp, name: 'Copy' });
     expect(res.statusCode).toBe(409);
     expect(res.json().code).toBe('CATALOG.DUPLICATE_PRODUCT');
+  });
+
+  it('when another catalog instance changes a product, then this instance stops serving the cached list well before its TTL', async () => {
+    const { id } = (await post('/products', { ...lamp, sku: 'LAMP-CACHE', name: 'Cached lamp' })).json();
+    expect((await catalog.app.inject(`/products/${id}`)).json().price.amount).toBe(4999);
+    const other = await createCatalogService(platform.deps('catalog'));
+    await other.start();
+    try {
+      await other.app.inject({ method: 'PATCH', url: `/products/${id}`, payload: { price: { amount: 2999, currency: 'EUR' } } });
+      await other.flushOutbox();
+      await eventually(async () => (await catalog.app.inject(`/products/${id}`)).json().price.amount === 2999, 3000, 'the cache to be invalidated by catalog-events');
+    } finally {
+      await other.stop();
+    }
   });
 
   it('when health, metrics and docs are asked for, then they answer', async () => {

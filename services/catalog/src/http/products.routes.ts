@@ -1,27 +1,40 @@
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { CategoryList, CreateProductRequest, ListProductsQuery, Product, ProductId, ProductPage, UpdateProductRequest } from '@emporium/contracts';
 import { notFound, problemResponses, type HttpApp } from '@emporium/platform';
 import { newProduct, productCreated, updateProduct } from '../domain/product';
 import type { ProductsStore } from '../store/products.store';
+import type { ReadCache } from '../read-cache';
 
 const Params = z.object({ id: ProductId });
 
-export function productsRoutes(app: HttpApp, store: ProductsStore): void {
+export function productsRoutes(app: HttpApp, store: ProductsStore, cache: ReadCache): void {
+  /** Answers a read from the cache, or computes, serializes and caches it. */
+  const cached = async (key: string, reply: FastifyReply, read: () => Promise<unknown>) => {
+    let body = cache.get(key);
+    if (body === undefined) {
+      body = JSON.stringify(await read());
+      cache.set(key, body);
+    }
+    return reply.type('application/json; charset=utf-8').send(body);
+  };
+
   app.get('/products', {
     schema: { tags: ['products'], summary: 'Browse and search products', querystring: ListProductsQuery, response: { 200: ProductPage, 400: problemResponses[400] } },
-  }, async (request) => store.list(request.query, { includeInactive: false }));
+  }, async (request, reply) => cached(request.url, reply, () => store.list(request.query, { includeInactive: false })));
 
   app.get('/products/categories', {
     schema: { tags: ['products'], summary: 'Categories with their number of active products', response: { 200: CategoryList } },
-  }, async () => ({ items: await store.categories() }));
+  }, async (request, reply) => cached(request.url, reply, async () => ({ items: await store.categories() })));
 
   app.get('/products/:id', {
     schema: { tags: ['products'], summary: 'One product', params: Params, response: { 200: Product, ...problemResponses } },
-  }, async (request) => {
-    const product = await store.get(request.params.id);
-    if (!product) throw notFound('CATALOG.PRODUCT_NOT_FOUND', `Product ${request.params.id} does not exist.`);
-    return product;
-  });
+  }, async (request, reply) =>
+    cached(request.url, reply, async () => {
+      const product = await store.get(request.params.id);
+      if (!product) throw notFound('CATALOG.PRODUCT_NOT_FOUND', `Product ${request.params.id} does not exist.`);
+      return product;
+    }));
 
   app.post('/products', {
     schema: { tags: ['staff'], summary: 'Create a product (staff)', body: CreateProductRequest, response: { 201: Product, ...problemResponses } },
@@ -29,6 +42,7 @@ export function productsRoutes(app: HttpApp, store: ProductsStore): void {
     const id = request.body.id ?? (await store.nextId());
     const product = newProduct(request.body, id, new Date());
     await store.insert(product, productCreated(product), request.correlationId);
+    cache.clear();
     return reply.code(201).send(product);
   });
 
@@ -37,6 +51,7 @@ export function productsRoutes(app: HttpApp, store: ProductsStore): void {
   }, async (request) => {
     const updated = await store.update(request.params.id, (current) => updateProduct(current, request.body, new Date()), request.correlationId);
     if (!updated) throw notFound('CATALOG.PRODUCT_NOT_FOUND', `Product ${request.params.id} does not exist.`);
+    cache.clear();
     return updated;
   });
 }
