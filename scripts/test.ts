@@ -6,7 +6,7 @@
  * Extra arguments go to vitest (e.g. `npm test -- services/orders`).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 
 const required = process.env.CI === 'true' || process.env.CI === '1' || process.env.EMPORIUM_REQUIRE_SERVERS === '1';
@@ -50,13 +50,43 @@ if (!hasPostgres || !hasKafka) {
 }
 
 mkdirSync('.data', { recursive: true });
-const report = '.data/vitest-report.json';
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...excludes.flatMap((g) => ['--exclude', g]), ...process.argv.slice(2)];
-const result = spawnSync('npx', args, { stdio: 'inherit', env: process.env });
+const extra = process.argv.slice(2);
 
-if (existsSync(report)) {
-  const r = JSON.parse(readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
-  if (skipped.length > 0) console.log(`\nLeft out for want of servers: ${skipped.join('; ')}.`);
-  console.log(`\ntests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+interface Report {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
 }
-process.exit(result.status ?? 1);
+
+/** One vitest run; returns its exit status and counts. */
+function vitest(name: string, args: string[]): { status: number; report?: Report } {
+  const report = `.data/vitest-${name}.json`;
+  rmSync(report, { force: true });
+  const result = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args, ...extra], {
+    stdio: 'inherit',
+    env: process.env,
+  });
+  return { status: result.status ?? 1, report: existsSync(report) ? (JSON.parse(readFileSync(report, 'utf8')) as Report) : undefined };
+}
+
+// Phase 1: everything that runs in one process (unit, component, embedded end-to-end), in parallel.
+// Phase 2: the distributed suites, one file at a time — each starts seven processes of its own.
+const phases = [vitest('embedded', ['--exclude', '**/*.kafka.test.ts', ...excludes.flatMap((g) => ['--exclude', g])])];
+if (!excludes.includes('**/*.kafka.test.ts')) {
+  phases.push(vitest('distributed', ['--config', 'vitest.distributed.config.ts', '--passWithNoTests']));
+}
+
+const total = { passed: 0, failed: 0, skipped: 0 };
+for (const phase of phases) {
+  if (!phase.report) {
+    total.failed++;
+    continue;
+  }
+  total.passed += phase.report.numPassedTests;
+  total.failed += phase.report.numFailedTests;
+  total.skipped += phase.report.numPendingTests + phase.report.numTodoTests;
+}
+if (skipped.length > 0) console.log(`\nLeft out for want of servers: ${skipped.join('; ')}.`);
+console.log(`\ntests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+process.exit(phases.every((p) => p.status === 0) ? 0 : 1);

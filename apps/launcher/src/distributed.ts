@@ -82,7 +82,7 @@ export async function startDistributed(options: DistributedOptions = {}): Promis
     children.set(name, child);
   };
 
-  const waitReady = async (name: ServiceName, timeoutMs = 90_000) => {
+  const waitReady = async (name: ServiceName, timeoutMs = 180_000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const child = children.get(name);

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createInProcessBus, createLogger, createMetrics, openPglite, type Service, type ServiceDeps } from '@emporium/platform';
+import { createInProcessBus, createLogger, createMetrics, openPglite, type InProcessBus, type Service, type ServiceDeps, type SharedPglite } from '@emporium/platform';
 import { createCatalogService } from '@emporium/catalog';
 import { createCartService } from '@emporium/cart';
 import { createInventoryService } from '@emporium/inventory';
@@ -24,6 +24,9 @@ export interface EmbeddedPlatform {
   url: string;
   services: Record<string, { url: string; service: Service }>;
   seeded: boolean;
+  /** The shared embedded database (a schema per service) and bus: for staff tooling and tests (replay, lag). */
+  pglite: SharedPglite;
+  bus: InProcessBus;
   stop(): Promise<void>;
 }
 
@@ -93,6 +96,8 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     url,
     services: running,
     seeded,
+    pglite,
+    bus,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -8,3 +8,4 @@ export * from './http/inventory';
 export * from './http/payments';
 export * from './http/shipping';
 export * from './http/orders';
+export * from './http/identity';

@@ -7,6 +7,7 @@ export const TOPICS = {
   carts: 'cart-events',
   catalog: 'catalog-events',
   suppliers: 'supplier-events',
+  identity: 'identity-events',
 } as const;
 export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
 export const ALL_TOPICS: readonly Topic[] = Object.values(TOPICS);

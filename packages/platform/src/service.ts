@@ -5,7 +5,8 @@ import type { HttpApp } from './http/server';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { createOutboxRelay, type OutboxRelay } from './outbox';
-import { subscribeEvents, type EventHandlers } from './consumer';
+import { createEventHandler, subscribeEvents, topicsOf, type EventHandlers } from './consumer';
+import { createDeadLetterOps, type DeadLetterOps } from './ops/dead-letters';
 
 /** What every service is given by whoever runs it (embedded runner, standalone main, tests). */
 export interface ServiceDeps {
@@ -42,6 +43,16 @@ export function defineService(definition: ServiceDefinition): Service {
   const { name, deps, app } = definition;
   const relay: OutboxRelay = createOutboxRelay({ db: deps.db, bus: deps.bus, logger: deps.logger.child({ component: 'outbox' }), metrics: deps.metrics });
   let subscription: Subscription | undefined;
+  const consumerLogger = deps.logger.child({ component: 'consumer' });
+  const deadLetters: DeadLetterOps = createDeadLetterOps({
+    db: deps.db,
+    bus: deps.bus,
+    group: name,
+    topics: topicsOf(definition.handlers ?? {}),
+    logger: deps.logger.child({ component: 'dead-letters' }),
+    redeliver: createEventHandler({ db: deps.db, group: name, source: name, handlers: definition.handlers ?? {}, logger: consumerLogger, metrics: deps.metrics }),
+  });
+  deadLetters.routes(app);
   let stopBackground: Array<() => Promise<void>> = [];
   let started = false;
 
@@ -52,6 +63,7 @@ export function defineService(definition: ServiceDefinition): Service {
       if (started) return;
       const applied = await migrate(deps.db, definition.migrationsDir);
       if (applied.length > 0) deps.logger.info({ applied }, 'migrations applied');
+      await deadLetters.migrate();
       await relay.start();
       if (definition.handlers && Object.keys(definition.handlers).length > 0) {
         subscription = await subscribeEvents({
@@ -60,9 +72,10 @@ export function defineService(definition: ServiceDefinition): Service {
           group: name,
           source: name,
           handlers: definition.handlers,
-          logger: deps.logger.child({ component: 'consumer' }),
+          logger: consumerLogger,
           metrics: deps.metrics,
         });
+        await deadLetters.start();
       }
       stopBackground = (definition.background ?? []).map((begin) => begin());
       started = true;
@@ -72,7 +85,7 @@ export function defineService(definition: ServiceDefinition): Service {
       started = false;
       await app.close();
       await Promise.all(stopBackground.map((s) => s()));
-      await subscription?.stop();
+      await Promise.all([subscription?.stop(), deadLetters.stop()]);
       await relay.stop();
       await relay.flush().catch((error: unknown) => deps.logger.warn({ err: error }, 'final outbox flush failed; rows stay pending'));
     },

@@ -13,6 +13,7 @@ export const distributedConfig = z.object({
   DATABASE_URL: z.string().url().optional().describe("this service's PostgreSQL database; default postgres://postgres@127.0.0.1:5432/emporium_<service>"),
   POSTGRES_ADMIN_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/postgres').describe('used once to create the service database if missing'),
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']).describe('comma-separated Kafka bootstrap brokers'),
+  KAFKA_NAMESPACE: z.string().regex(/^([a-zA-Z0-9_-]{1,60})?$/).default('').describe('prefix of every Kafka topic and consumer group (<namespace>.order-events); empty = none'),
   DATABASE_PREFIX: z.string().regex(/^[a-z][a-z0-9_]{0,40}$/).default('emporium').describe('when DATABASE_URL is unset, the database is <prefix>_<service>'),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10).describe('PostgreSQL connections per instance'),
 });
@@ -28,8 +29,8 @@ export async function runStandalone(name: string, create: (deps: ServiceDeps) =>
   const databaseUrl = config.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${database}`;
   if (!config.DATABASE_URL) await ensureDatabase(config.POSTGRES_ADMIN_URL, database);
   const db = createPostgresDb({ connectionString: databaseUrl, schema: name, max: config.DB_POOL_SIZE, applicationName: name });
-  const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: name, logger: logger.child({ component: 'kafka' }) });
   const metrics = createMetrics(name);
+  const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: name, logger: logger.child({ component: 'kafka' }), metrics, namespace: config.KAFKA_NAMESPACE });
   const service = await create({ db, bus, logger, metrics });
   await service.start();
   const address = await service.app.listen({ port: config.PORT, host: config.HOST });

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpApp, defineService, type Service, type ServiceDeps } from '@emporium/platform';
+import { createHttpApp, createIdempotency, defineService, type Service, type ServiceDeps } from '@emporium/platform';
 import { cartHandlers } from './events/handlers';
 import { cartRoutes } from './http/cart.routes';
 import { discountsRoutes } from './http/discounts.routes';
@@ -20,7 +20,8 @@ export async function createCartService(deps: ServiceDeps, options: { now?: () =
     readiness: { database: deps.db.isReady, bus: deps.bus.isReady },
   });
   const carts = createCartsStore(deps.db, clock);
-  cartRoutes(app, carts);
-  discountsRoutes(app, createDiscountsStore(deps.db), clock);
-  return defineService({ name: SERVICE, deps, app, migrationsDir: MIGRATIONS, handlers: cartHandlers(carts) });
+  const idempotency = createIdempotency({ db: deps.db, logger: deps.logger });
+  cartRoutes(app, carts, idempotency);
+  discountsRoutes(app, createDiscountsStore(deps.db), clock, idempotency);
+  return defineService({ name: SERVICE, deps, app, migrationsDir: MIGRATIONS, handlers: cartHandlers(carts), background: [idempotency.cleanupTask()] });
 }

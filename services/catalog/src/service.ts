@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpApp, defineService, type Service, type ServiceDeps } from '@emporium/platform';
+import { createHttpApp, createIdempotency, defineService, type Service, type ServiceDeps } from '@emporium/platform';
 import { productsRoutes } from './http/products.routes';
 import { createProductsStore } from './store/products.store';
 import { createReadCache } from './read-cache';
@@ -17,12 +17,14 @@ export async function createCatalogService(deps: ServiceDeps): Promise<Service> 
   });
   const store = createProductsStore(deps.db, SERVICE);
   const cache = createReadCache();
-  productsRoutes(app, store, cache);
+  const idempotency = createIdempotency({ db: deps.db, logger: deps.logger });
+  productsRoutes(app, store, cache, idempotency);
   return defineService({
     name: SERVICE,
     deps,
     app,
     migrationsDir: MIGRATIONS,
+    background: [idempotency.cleanupTask()],
     // Other catalog instances' changes reach this one's read cache through the catalog's own events.
     handlers: {
       product_created: async () => cache.clear(),

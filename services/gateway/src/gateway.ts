@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { AppError, createHttpApp, type HttpApp, type Logger, type Metrics } from '@emporium/platform';
-import { ROUTES, UPSTREAMS, type Upstream } from './routes';
+import { opsPathOf, ROUTES, UPSTREAMS, type Upstream } from './routes';
 
 export interface GatewayOptions {
   logger: Logger;
@@ -55,7 +55,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  const forward = (service: Upstream) => async (request: FastifyRequest, reply: FastifyReply) => {
+  const forward = (service: Upstream, pathOf: (url: string) => string = (url) => url) => async (request: FastifyRequest, reply: FastifyReply) => {
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) {
       if (value === undefined || HOP_BY_HOP.has(name)) continue;
@@ -70,7 +70,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     try {
       upstream = await pools.get(service)!.request({
         method: request.method as 'GET',
-        path: request.url,
+        path: pathOf(request.url),
         headers,
         body,
         headersTimeout: timeoutMs,
@@ -90,6 +90,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   for (const route of ROUTES) {
     app.all(route.prefix, { schema: { hide: true } }, forward(route.service));
     app.all(`${route.prefix}/*`, { schema: { hide: true } }, forward(route.service));
+  }
+
+  for (const service of UPSTREAMS) {
+    const toService = forward(service, (url) => opsPathOf(service, url));
+    app.all(`/ops/${service}/dead-letters`, { schema: { hide: true } }, toService);
+    app.all(`/ops/${service}/dead-letters/*`, { schema: { hide: true } }, toService);
   }
 
   app.get('/api-docs/:service', {

@@ -11,3 +11,10 @@ export const ROUTES = [
 
 export const UPSTREAMS = ['catalog', 'cart', 'inventory', 'orders', 'payments', 'shipping'] as const;
 export type Upstream = (typeof UPSTREAMS)[number];
+
+/**
+ * Staff operations of each service (dead letters) under `/ops/{service}/…`; the service serves
+ * them at `/ops/…`.
+ */
+export const OPS_PREFIX = '/ops';
+export const opsPathOf = (service: Upstream, url: string): string => `${OPS_PREFIX}${url.slice(`${OPS_PREFIX}/${service}`.length)}`;

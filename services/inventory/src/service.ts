@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpApp, defineService, every, type Service, type ServiceDeps } from '@emporium/platform';
+import { createHttpApp, createIdempotency, defineService, every, type Service, type ServiceDeps } from '@emporium/platform';
 import { expireReservations, inventoryHandlers } from './events/handlers';
 import { inventoryRoutes } from './http/inventory.routes';
 import { createInventoryStore } from './store/inventory.store';
@@ -21,7 +21,8 @@ export async function createInventoryService(deps: ServiceDeps, options: Invento
     readiness: { database: deps.db.isReady, bus: deps.bus.isReady },
   });
   const store = createInventoryStore(deps.db, SERVICE);
-  inventoryRoutes(app, store);
+  const idempotency = createIdempotency({ db: deps.db, logger: deps.logger });
+  inventoryRoutes(app, store, idempotency);
   const expiryLogger = deps.logger.child({ component: 'reservation-expiry' });
   return defineService({
     name: SERVICE,
@@ -29,6 +30,6 @@ export async function createInventoryService(deps: ServiceDeps, options: Invento
     app,
     migrationsDir: MIGRATIONS,
     handlers: inventoryHandlers(store),
-    background: [every(options.expiryIntervalMs ?? 5000, expiryLogger, 'expire reservations', () => expireReservations(store, expiryLogger))],
+    background: [idempotency.cleanupTask(), every(options.expiryIntervalMs ?? 5000, expiryLogger, 'expire reservations', () => expireReservations(store, expiryLogger))],
   });
 }

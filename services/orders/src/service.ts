@@ -1,17 +1,20 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpApp, defineService, every, type Service, type ServiceDeps } from '@emporium/platform';
+import { createHttpApp, createIdempotency, defineService, every, type Service, type ServiceDeps } from '@emporium/platform';
 import { createCartClient } from './cart-client';
 import type { CartSnapshot } from './domain/place-order';
 import { ordersRoutes } from './http/orders.routes';
+import { DEFAULT_STEP_TIMEOUTS, isTerminal, type StepTimeouts } from './domain/order';
 import {
-  expireUnpaid,
+  onAuthorizationExpired,
   onCaptureFailed,
+  onCompensated,
   onPaymentAuthorized,
   onPaymentCaptured,
   onPaymentFailed,
   onReservationExpired,
   onShipmentCreated,
   onStockInsufficient,
+  onStepTimedOut,
   onStockReserved,
 } from './saga/checkout.saga';
 import { createOrdersStore } from './store/orders.store';
@@ -24,7 +27,9 @@ export interface OrdersOptions {
   cartUrl: string;
   /** How long stock stays reserved for an order waiting for payment. Default 15 minutes. */
   reservationTtlMs?: number;
-  /** How often unpaid orders past their deadline are cancelled. Default 5 s. */
+  /** How long each waiting step may take before the order is cancelled with its compensations. */
+  stepTimeouts?: Partial<StepTimeouts>;
+  /** How often orders past their step's deadline are cancelled. Default 5 s. */
   expiryIntervalMs?: number;
   /** Replaces the HTTP cart client (tests that run without a cart service). */
   cart?: (customerId: string) => Promise<CartSnapshot>;
@@ -38,16 +43,19 @@ export async function createOrdersService(deps: ServiceDeps, options: OrdersOpti
     metrics: deps.metrics,
     readiness: { database: deps.db.isReady, bus: deps.bus.isReady },
   });
-  const store = createOrdersStore(deps.db, SERVICE);
+  const store = createOrdersStore(deps.db, SERVICE, { ...DEFAULT_STEP_TIMEOUTS, ...options.stepTimeouts });
+  const idempotency = createIdempotency({ db: deps.db, logger: deps.logger });
   ordersRoutes(app, {
     store,
     cart: options.cart ?? createCartClient(options.cartUrl),
     reservationTtlMs: options.reservationTtlMs ?? 15 * 60_000,
+    idempotency,
   });
 
-  const expireDue = async () => {
-    for (const id of await store.dueForExpiry(new Date())) {
-      await store.react(id, expireUnpaid);
+  const timeOutDue = async () => {
+    for (const id of await store.dueForTimeout(new Date())) {
+      const ended = await store.react(id, (order) => onStepTimedOut(order, new Date()));
+      if (ended && isTerminal(ended.status)) deps.logger.info({ orderId: id, code: ended.failureCode }, 'order step timed out; order cancelled');
     }
   };
 
@@ -56,7 +64,7 @@ export async function createOrdersService(deps: ServiceDeps, options: OrdersOpti
     deps,
     app,
     migrationsDir: MIGRATIONS,
-    background: [every(options.expiryIntervalMs ?? 5000, deps.logger, 'expire-unpaid-orders', expireDue)],
+    background: [idempotency.cleanupTask(), every(options.expiryIntervalMs ?? 5000, deps.logger, 'time-out-order-steps', timeOutDue)],
     handlers: {
       product_created: (data, { tx, envelope }) => store.upsertProduct(tx, data, envelope.occurredAt),
       product_updated: (data, { tx, envelope }) => store.upsertProduct(tx, data, envelope.occurredAt),
@@ -69,8 +77,12 @@ export async function createOrdersService(deps: ServiceDeps, options: OrdersOpti
         await store.react(data.orderId, (order) => onStockInsufficient(order, data, names), { tx, correlationId: envelope.correlationId });
       },
       stock_released: async (data, { tx, envelope }) => {
-        if (data.reason !== 'reservation_expired') return;
-        await store.react(data.orderId, onReservationExpired, { tx, correlationId: envelope.correlationId });
+        if (data.reason !== 'reservation_expired' && data.reason !== 'order_cancelled') return;
+        await store.react(
+          data.orderId,
+          (order) => (isTerminal(order.status) ? onCompensated(order, 'stock', 'release_stock') : data.reason === 'reservation_expired' ? onReservationExpired(order) : { events: [] }),
+          { tx, correlationId: envelope.correlationId },
+        );
       },
       payment_authorized: async (data, { tx, envelope }) => {
         await store.react(data.orderId, (order) => onPaymentAuthorized(order, data.paymentId), { tx, correlationId: envelope.correlationId });
@@ -86,6 +98,19 @@ export async function createOrdersService(deps: ServiceDeps, options: OrdersOpti
       },
       payment_capture_failed: async (data, { tx, envelope }) => {
         await store.react(data.orderId, (order) => onCaptureFailed(order, data), { tx, correlationId: envelope.correlationId });
+      },
+      payment_authorization_expired: async (data, { tx, envelope }) => {
+        await store.react(data.orderId, (order) => onAuthorizationExpired(order, data.paymentId), { tx, correlationId: envelope.correlationId });
+      },
+      // The facts that confirm each undo of an ended order; each moves its compensations on.
+      shipment_cancelled: async (data, { tx, envelope }) => {
+        await store.react(data.orderId, (order) => onCompensated(order, 'shipment', 'cancel_shipment'), { tx, correlationId: envelope.correlationId });
+      },
+      payment_voided: async (data, { tx, envelope }) => {
+        await store.react(data.orderId, (order) => onCompensated(order, 'payment', 'void_payment'), { tx, correlationId: envelope.correlationId });
+      },
+      payment_refunded: async (data, { tx, envelope }) => {
+        await store.react(data.orderId, (order) => onCompensated(order, 'payment', 'refund_payment'), { tx, correlationId: envelope.correlationId });
       },
     },
   });

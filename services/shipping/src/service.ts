@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpApp, defineService, type Service, type ServiceDeps } from '@emporium/platform';
+import { createHttpApp, createIdempotency, defineService, type Service, type ServiceDeps } from '@emporium/platform';
 import type { Carrier } from './carriers/carrier';
 import { createSandboxCarrier } from './carriers/sandbox';
 import { shippingHandlers } from './events/handlers';
@@ -24,6 +24,7 @@ export async function createShippingService(deps: ServiceDeps, options: Shipping
   });
   const store = createShipmentsStore(deps.db);
   const carriers = options.carriers ?? [createSandboxCarrier()];
-  shipmentsRoutes(app, store);
-  return defineService({ name: SERVICE, deps, app, migrationsDir: MIGRATIONS, handlers: shippingHandlers({ store, carriers }) });
+  const idempotency = createIdempotency({ db: deps.db, logger: deps.logger });
+  shipmentsRoutes(app, store, idempotency);
+  return defineService({ name: SERVICE, deps, app, migrationsDir: MIGRATIONS, handlers: shippingHandlers({ store, carriers }), background: [idempotency.cleanupTask()] });
 }

@@ -93,6 +93,19 @@ const eventSchemas = {
     }),
   },
 
+  /**
+   * Compensations orders sequences in reverse order before `order_cancelled` (which then releases
+   * the stock): first the shipment is cancelled, then the payment voided or refunded.
+   */
+  order_shipment_cancel_requested: {
+    topic: TOPICS.orders,
+    data: z.object({ orderId: z.string(), shipmentId: z.string(), reason: z.string() }),
+  },
+  order_payment_release_requested: {
+    topic: TOPICS.orders,
+    data: z.object({ orderId: z.string(), paymentId: z.string(), reason: z.string() }),
+  },
+
   // inventory-events: reservation outcomes keyed by order id, stock levels keyed by product id
   stock_reserved: {
     topic: TOPICS.inventory,
@@ -146,6 +159,11 @@ const eventSchemas = {
     topic: TOPICS.payments,
     data: z.object({ orderId: z.string(), paymentId: z.string(), amount: z.number().int(), currency: Currency }),
   },
+  /** An authorization not captured within its lifetime lapsed: nothing can be charged any more. */
+  payment_authorization_expired: {
+    topic: TOPICS.payments,
+    data: z.object({ orderId: z.string(), paymentId: z.string(), authorizedAt: z.string(), expiredAt: z.string() }),
+  },
 
   // shipment-events, keyed by order id
   shipment_created: {
@@ -155,6 +173,16 @@ const eventSchemas = {
   shipment_cancelled: {
     topic: TOPICS.shipments,
     data: z.object({ orderId: z.string(), shipmentId: z.string(), reason: z.string() }),
+  },
+
+  // identity-events, keyed by customer id
+  /**
+   * A customer signed up or signed in. `guestId` is the guest whose cart is to be merged into the
+   * customer's (the guest token was presented and not claimed before), else null.
+   */
+  customer_signed_in: {
+    topic: TOPICS.identity,
+    data: z.object({ customerId: z.string(), guestId: z.string().nullable(), via: z.enum(['sign_up', 'sign_in']) }),
   },
 } as const satisfies Record<string, { topic: Topic; data: z.ZodType }>;
 

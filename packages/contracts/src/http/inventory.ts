@@ -41,14 +41,6 @@ export const UpdateStockRequest = z
   });
 export type UpdateStockRequest = z.infer<typeof UpdateStockRequest>;
 
-export const IdempotencyHeaders = z.looseObject({
-  'idempotency-key': z
-    .string()
-    .regex(/^[\w.:-]{1,128}$/, 'must be 1–128 letters, digits or . _ : -')
-    .optional()
-    .describe('a retried request with the same key is applied once'),
-});
-
 export const MovementKind = z.enum(['received', 'adjusted', 'reserved', 'released', 'sold']);
 export type MovementKind = z.infer<typeof MovementKind>;
 

@@ -59,6 +59,21 @@ export const OrderView = z
     paymentId: z.string().nullable(),
     shipment: z.object({ id: z.string(), carrier: z.string(), trackingNumber: z.string() }).nullable(),
     history: z.array(z.object({ status: OrderStatus, reason: z.string().nullable(), at: z.string() })),
+    /** When the current step times out (and the order is cancelled with its compensations); null once it ended. */
+    deadline: z.string().nullable(),
+    /**
+     * The undo of each completed step of an ended order, in the order they run (reverse of the
+     * steps): requested once, confirmed by the fact of the service that undid it.
+     */
+    compensations: z.array(
+      z.object({
+        step: z.enum(['shipment', 'payment', 'stock']),
+        action: z.enum(['cancel_shipment', 'void_payment', 'refund_payment', 'authorization_expired', 'release_stock']),
+        status: z.enum(['planned', 'requested', 'confirmed']),
+        requestedAt: z.string().nullable(),
+        confirmedAt: z.string().nullable(),
+      }),
+    ),
     /** What the client can do next, e.g. pay or wait. */
     next: z.object({
       action: z.enum(['pay', 'wait', 'none']),

@@ -59,11 +59,6 @@ export const RefundPaymentRequest = z
   .strict();
 export type RefundPaymentRequest = z.infer<typeof RefundPaymentRequest>;
 
-/** Optional on refunds: a retried request with the same key refunds once. */
-export const RefundPaymentHeaders = z.object({
-  'idempotency-key': z.string().regex(/^[\w.:-]{1,128}$/, 'must be 1–128 letters, digits or . _ : -').optional(),
-});
-
 /**
  * Card details sent to the sandbox processor's tokenization endpoint. Stands for what a real
  * processor's client-side script collects: the number and CVC are never stored or logged.

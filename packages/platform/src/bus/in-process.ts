@@ -36,6 +36,19 @@ interface LogRow {
   headers: Record<string, string>;
 }
 
+/** The in-process bus, with the operations staff and tests use besides the EventBus contract. */
+export interface InProcessBus extends EventBus {
+  migrate(): Promise<void>;
+  /**
+   * Forgets the offsets of `groups` (default: every group) so their subscriptions receive every
+   * message of their topics again, from the beginning; wakes them. Resolves with how many
+   * messages the live subscriptions of those groups will receive again.
+   */
+  replay(options?: { groups?: readonly string[] }): Promise<number>;
+  /** Messages on their topics that live subscriptions have not finished yet (0 = caught up). */
+  pending(): Promise<number>;
+}
+
 /** FNV-1a: a stable hash so one key always maps to one partition. */
 export function partitionFor(key: string, partitions: number): number {
   let hash = 0x811c9dc5;
@@ -53,7 +66,7 @@ export function partitionFor(key: string, partitions: number): number {
  * and messages survive a restart, because nothing lives only in memory.
  * Within a group the oldest live subscription owns every partition; the others stand by.
  */
-export function createInProcessBus(options: InProcessBusOptions): EventBus & { migrate(): Promise<void> } {
+export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
   const { db, logger } = options;
   const partitions = options.partitions ?? 4;
   const idlePollMs = options.idlePollMs ?? 5000;
@@ -64,10 +77,13 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus & { m
   signals.setMaxListeners(0);
   const groups = new Map<string, InternalSubscription[]>();
   const subscriptions = new Set<InternalSubscription>();
+  /** Bumped by replay(): a partition loop that sees a new value reloads its offset. */
+  const generations = new Map<string, number>();
   let closed = false;
 
   interface InternalSubscription extends Subscription {
     stopped: boolean;
+    topics: readonly string[];
   }
 
   const publish = async (messages: readonly OutgoingMessage[]) => {
@@ -107,7 +123,13 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus & { m
     const maxAttempts = opts.maxAttempts ?? 5;
     const backoff = opts.retryBackoffMs ?? 100;
     let lastId: number | undefined;
+    let generation = generations.get(opts.group) ?? 0;
+    const replayed = () => (generations.get(opts.group) ?? 0) !== generation;
     while (!sub.stopped) {
+      if (replayed()) {
+        generation = generations.get(opts.group) ?? 0;
+        lastId = undefined;
+      }
       if (!isOwner(sub)) {
         lastId = undefined;
         await waitForSignal(`owner:${sub.group}`, sub, idlePollMs);
@@ -134,6 +156,8 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus & { m
           if (sub.stopped || !isOwner(sub)) break;
           // A handler that failed while the subscription was stopping leaves its message uncommitted.
           if (!(await deliver(sub, opts, topic, partition, row, maxAttempts, backoff))) break;
+          // Offsets were reset meanwhile: keep the reset, start over from it.
+          if (replayed()) break;
           await db.query(
             `INSERT INTO consumer_offsets (group_id, topic, partition, last_id) VALUES ($1, $2, $3, $4)
              ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_id = EXCLUDED.last_id`,
@@ -176,7 +200,7 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus & { m
       { group: opts.group, topic, partition, offset: row.id, key: row.key, attempts: maxAttempts, err: lastError },
       'event parked on dead-letter topic after exhausting retries',
     );
-    options.metrics?.eventsDeadLettered.inc({ group: opts.group, topic });
+    (opts.metrics ?? options.metrics)?.eventsDeadLettered.inc({ group: opts.group, topic });
     await publish([
       {
         topic: deadLetterTopic(topic),
@@ -207,6 +231,7 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus & { m
       const sub: InternalSubscription = {
         group: opts.group,
         stopped: false,
+        topics: opts.topics,
         stop: async () => {
           sub.stopped = true;
           const members = groups.get(opts.group) ?? [];
@@ -224,6 +249,35 @@ export function createInProcessBus(options: InProcessBusOptions): EventBus & { m
         for (let p = 0; p < partitions; p++) loops.push(consumePartition(sub, opts, topic, p));
       }
       return { group: sub.group, stop: sub.stop };
+    },
+    async replay(replayOptions = {}) {
+      const chosen = replayOptions.groups ? new Set(replayOptions.groups) : undefined;
+      const live = [...groups].filter(([group, members]) => members.length > 0 && (!chosen || chosen.has(group)));
+      for (const group of chosen ?? groups.keys()) generations.set(group, (generations.get(group) ?? 0) + 1);
+      if (chosen) await db.query('DELETE FROM consumer_offsets WHERE group_id = ANY($1)', [[...chosen]]);
+      else await db.query('DELETE FROM consumer_offsets');
+      let redelivered = 0;
+      for (const [, members] of live) {
+        const { rows } = await db.query<{ n: number }>('SELECT count(*) AS n FROM messages WHERE topic = ANY($1)', [[...members[0]!.topics]]);
+        redelivered += Number(rows[0]?.n ?? 0);
+        for (const topic of members[0]!.topics) signals.emit(topic);
+      }
+      logger.warn({ groups: live.map(([group]) => group), redelivered }, 'consumer offsets reset: replaying topics from the beginning');
+      return redelivered;
+    },
+    async pending() {
+      let total = 0;
+      for (const [group, members] of groups) {
+        if (members.length === 0) continue;
+        const { rows } = await db.query<{ n: number }>(
+          `SELECT count(*) AS n FROM messages m
+             LEFT JOIN consumer_offsets o ON o.group_id = $1 AND o.topic = m.topic AND o.partition = m.partition
+           WHERE m.topic = ANY($2) AND m.id > COALESCE(o.last_id, 0)`,
+          [group, [...members[0]!.topics]],
+        );
+        total += Number(rows[0]?.n ?? 0);
+      }
+      return total;
     },
     async isReady() {
       return !closed && (await db.isReady());

@@ -7,6 +7,9 @@
  *   parked on `<topic>.dlq` (with DEAD_LETTER_HEADERS) and the partition moves on.
  *   Offsets are committed only for messages whose handler succeeded or that were dead-lettered.
  * - Topics (and their dead-letter topics) are created on first use with the configured partition count.
+ * - `namespace` prefixes every topic and group on the broker (`<namespace>.order-events`), so
+ *   several installations (or test runs) can share one cluster without seeing each other's events;
+ *   services keep using the plain names.
  */
 import kafkajs from 'kafkajs';
 import type {
@@ -19,6 +22,7 @@ import type {
   Producer,
 } from 'kafkajs';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics';
 import {
   DEAD_LETTER_HEADERS,
   deadLetterTopic,
@@ -39,6 +43,21 @@ export interface KafkaBusOptions {
   logger: Logger;
   /** Partitions of topics this bus creates (and of their dead-letter topics). Default 3. */
   partitions?: number;
+  /** Counts `events_dead_lettered_total` (unless a subscription brings its own metrics). */
+  metrics?: Pick<Metrics, 'eventsDeadLettered'>;
+  /** Prefix of every topic and consumer group on the broker; empty (default) = none. */
+  namespace?: string;
+}
+
+/** How a namespace maps the names services use to the names on the broker, and back. */
+export function kafkaNames(namespace = '') {
+  const prefix = namespace ? `${namespace}.` : '';
+  return {
+    topic: (topic: string): string => `${prefix}${topic}`,
+    group: (group: string): string => `${prefix}${group}`,
+    /** The service-side name of a broker topic (names outside the namespace are returned as they are). */
+    logicalTopic: (topic: string): string => (prefix && topic.startsWith(prefix) ? topic.slice(prefix.length) : topic),
+  };
 }
 
 const DEFAULT_MAX_ATTEMPTS = 5;
@@ -62,6 +81,7 @@ class SubscriptionStopping extends KafkaJSError {
 export function createKafkaBus(options: KafkaBusOptions): EventBus {
   const logger = options.logger.child({ component: 'kafka-bus' });
   const partitions = options.partitions ?? 3;
+  const names = kafkaNames(options.namespace);
 
   const kafka = new Kafka({
     clientId: options.clientId,
@@ -109,7 +129,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     const missing: string[] = [];
     const waits: Promise<void>[] = [];
     for (const topic of topics) {
-      for (const name of topic.endsWith('.dlq') ? [topic] : [topic, deadLetterTopic(topic)]) {
+      for (const name of (topic.endsWith('.dlq') ? [topic] : [topic, deadLetterTopic(topic)]).map(names.topic)) {
         const pending = topicsReady.get(name);
         if (pending) waits.push(pending);
         else if (!missing.includes(name)) missing.push(name);
@@ -157,6 +177,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
 
   /** Also used for dead-lettering, which may still run while close() drains the consumers. */
   const send = async (messages: readonly OutgoingMessage[]): Promise<void> => {
+    // Keyed by the service-side topic name; ensureTopics and the batch use the broker's.
     if (messages.length === 0) return;
     const byTopic = new Map<string, { key: string; value: string; headers?: Record<string, string> }[]>();
     for (const message of messages) {
@@ -171,7 +192,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     await Promise.all([connectProducer(), ensureTopics(byTopic.keys())]);
     await producer.sendBatch({
       acks: -1,
-      topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+      topicMessages: [...byTopic].map(([topic, list]) => ({ topic: names.topic(topic), messages: list })),
     });
   };
 
@@ -180,15 +201,21 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     if (subscribeOptions.topics.length === 0) throw new Error('subscribe() needs at least one topic');
     await ensureTopics(subscribeOptions.topics);
     const consumer = kafka.consumer({
-      groupId: subscribeOptions.group,
+      groupId: names.group(subscribeOptions.group),
       sessionTimeout: SESSION_TIMEOUT_MS,
       rebalanceTimeout: REBALANCE_TIMEOUT_MS,
       heartbeatInterval: HEARTBEAT_INTERVAL_MS,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 500,
     });
-    const subscription = new KafkaSubscription(consumer, subscribeOptions, logger, send, () =>
-      subscriptions.delete(subscription),
+    const subscription = new KafkaSubscription(
+      consumer,
+      subscribeOptions,
+      logger,
+      send,
+      () => subscriptions.delete(subscription),
+      names,
+      subscribeOptions.metrics ?? options.metrics,
     );
     subscriptions.add(subscription);
     try {
@@ -249,6 +276,8 @@ class KafkaSubscription implements Subscription {
     private readonly logger: Logger,
     private readonly publish: (messages: readonly OutgoingMessage[]) => Promise<void>,
     private readonly onStopped: () => void,
+    private readonly names: ReturnType<typeof kafkaNames>,
+    private readonly metrics: Pick<Metrics, 'eventsDeadLettered'> | undefined,
   ) {
     this.group = options.group;
     this.maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
@@ -258,7 +287,7 @@ class KafkaSubscription implements Subscription {
   async start(): Promise<void> {
     await this.consumer.connect();
     // fromBeginning only applies while the group has no committed offset (a brand-new group).
-    await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
+    await this.consumer.subscribe({ topics: this.options.topics.map(this.names.topic), fromBeginning: true });
     // Resolves once the member has joined the group and received its partitions.
     await this.consumer.run({
       autoCommit: true,
@@ -283,9 +312,10 @@ class KafkaSubscription implements Subscription {
     return this.stopped;
   }
 
-  private async handle({ topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
+  private async handle({ topic: brokerTopic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
     // Do not start new work once stop() was called: leave it for the next member of the group.
     if (this.stopping) throw new SubscriptionStopping();
+    const topic = this.names.logicalTopic(brokerTopic);
     const base = toIncoming(topic, partition, message);
     let delay = this.retryBackoffMs;
     let lastError: unknown;
@@ -336,6 +366,7 @@ class KafkaSubscription implements Subscription {
         },
       },
     ]);
+    this.metrics?.eventsDeadLettered.inc({ group: this.group, topic });
     this.logger.error(
       {
         group: this.group,

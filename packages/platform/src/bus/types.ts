@@ -1,3 +1,5 @@
+import type { Metrics } from '../metrics';
+
 /**
  * The event bus seen by services: topics of keyed messages, delivered at least once,
  * in order per key (one key always lands on one partition), to every consumer group.
@@ -31,6 +33,8 @@ export interface SubscribeOptions {
   maxAttempts?: number;
   /** Delay before the first retry; doubles each time. Default 100 ms. */
   retryBackoffMs?: number;
+  /** Where `events_dead_lettered_total` is counted for this group; else the bus's own metrics, if any. */
+  metrics?: Pick<Metrics, 'eventsDeadLettered'>;
 }
 
 export interface Subscription {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { AppError } from '../errors';
 import { assertIdentifier, INT8_OID, parseInt8, type Db, type Sql } from './types';
 
 const typeParsers = {
@@ -12,6 +13,14 @@ export interface PostgresDbOptions {
   /** Pool size. Default 10. */
   max?: number;
   applicationName?: string;
+}
+
+/** Every pooled connection stayed busy past the wait: a clear, retryable 503 rather than a 500. */
+function busy(error: unknown): never {
+  if (error instanceof Error && /timeout exceeded when trying to connect/i.test(error.message)) {
+    throw new AppError('PLATFORM.DATABASE_BUSY', 'The service is busy; try again shortly.', { status: 503, cause: error, extensions: { retryAfterSeconds: 1 } });
+  }
+  throw error;
 }
 
 /** A pool whose connections resolve unqualified names in the service's schema. */
@@ -31,7 +40,7 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
   pool.on('error', () => undefined);
 
   const query: Sql['query'] = async <T>(text: string, params?: readonly unknown[]) => {
-    const result = await pool.query(text, params as unknown[]);
+    const result = await pool.query(text, params as unknown[]).catch(busy);
     return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
   };
 
@@ -40,7 +49,7 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
     schema,
     query,
     async transaction(work) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch(busy);
       try {
         await client.query('BEGIN');
         const tx: Sql = {

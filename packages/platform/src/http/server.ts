@@ -130,6 +130,12 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
       return send(400, 'REQUEST.INVALID', `The request ${where} is invalid: ${errors.map((e) => `${e.field} ${e.message}`).join('; ')}`, errors);
     }
     if (error instanceof AppError) {
+      if (error.status === 503) {
+        // Unavailable for now, not broken: say so, and when to come back.
+        request.log.warn({ err: error }, error.message);
+        reply.header('retry-after', '1');
+        return send(503, error.code, error.message, error.errors, error.extensions);
+      }
       if (error.status >= 500) request.log.error({ err: error }, error.message);
       return send(error.status, error.code, error.status >= 500 ? 'An unexpected error occurred.' : error.message, error.errors, error.extensions);
     }

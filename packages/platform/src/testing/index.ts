@@ -1,9 +1,8 @@
-import { createInProcessBus } from '../bus/in-process';
+import { createInProcessBus, type InProcessBus } from '../bus/in-process';
 import { openPglite, type SharedPglite } from '../db/pglite';
 import { createLogger } from '../logger';
 import { createMetrics } from '../metrics';
 import type { ServiceDeps } from '../service';
-import type { EventBus } from '../bus/types';
 
 /**
  * One in-memory embedded database and bus per test file, shared by the services under test,
@@ -11,7 +10,8 @@ import type { EventBus } from '../bus/types';
  */
 export interface TestPlatform {
   pglite: SharedPglite;
-  bus: EventBus;
+  /** The in-process bus, with replay() and pending() for delivery tests. */
+  bus: InProcessBus;
   deps(service: string): ServiceDeps;
   close(): Promise<void>;
 }

@@ -7,20 +7,20 @@ import {
   RemoveFromCartRequest,
   SetCartLineRequest,
 } from '@emporium/contracts';
-import { problemResponses, type HttpApp } from '@emporium/platform';
+import { problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
 import { addItem, applyDiscount, clearCart, removeItem, setQuantity, withDiscountCode } from '../domain/cart';
 import type { CartsStore } from '../store/carts.store';
 
 const responses = { 200: Cart, ...problemResponses };
 
-export function cartRoutes(app: HttpApp, carts: CartsStore): void {
+export function cartRoutes(app: HttpApp, carts: CartsStore, idempotency: Idempotency): void {
   app.get('/cart/:customerId', {
     schema: { tags: ['cart'], summary: "A customer's cart, priced now (empty for an unknown customer)", params: CartParams, response: responses },
   }, async (request) => carts.get(request.params.customerId));
 
-  app.post('/cart/:customerId/add', {
+  app.post('/cart/:customerId/add', idempotency.route({
     schema: { tags: ['cart'], summary: 'Add units of a product (onto its line if present)', params: CartParams, body: AddToCartRequest, response: responses },
-  }, async (request) => {
+  }), async (request) => {
     const { productId, quantity } = request.body;
     return carts.update(request.params.customerId, (cart, { products }) => addItem(cart, products, productId, quantity), { productIds: [productId] });
   });
@@ -43,9 +43,9 @@ export function cartRoutes(app: HttpApp, carts: CartsStore): void {
     schema: { tags: ['cart'], summary: 'Empty the cart (lines and discount code)', params: CartParams, response: responses },
   }, async (request) => carts.update(request.params.customerId, clearCart));
 
-  app.post('/cart/:customerId/discount', {
+  app.post('/cart/:customerId/discount', idempotency.route({
     schema: { tags: ['cart'], summary: 'Apply a discount code', params: CartParams, body: ApplyDiscountRequest, response: responses },
-  }, async (request) => {
+  }), async (request) => {
     const { code } = request.body;
     return carts.update(request.params.customerId, (cart, { products, discount, now }) => applyDiscount(cart, products, discount, code, now), { discountCode: code });
   });

@@ -1,14 +1,14 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { CategoryList, CreateProductRequest, ListProductsQuery, Product, ProductId, ProductPage, UpdateProductRequest } from '@emporium/contracts';
-import { notFound, problemResponses, type HttpApp } from '@emporium/platform';
+import { notFound, problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
 import { newProduct, productCreated, updateProduct } from '../domain/product';
 import type { ProductsStore } from '../store/products.store';
 import type { ReadCache } from '../read-cache';
 
 const Params = z.object({ id: ProductId });
 
-export function productsRoutes(app: HttpApp, store: ProductsStore, cache: ReadCache): void {
+export function productsRoutes(app: HttpApp, store: ProductsStore, cache: ReadCache, idempotency: Idempotency): void {
   /** Answers a read from the cache, or computes, serializes and caches it. */
   const cached = async (key: string, reply: FastifyReply, read: () => Promise<unknown>) => {
     let body = cache.get(key);
@@ -36,9 +36,9 @@ export function productsRoutes(app: HttpApp, store: ProductsStore, cache: ReadCa
       return product;
     }));
 
-  app.post('/products', {
+  app.post('/products', idempotency.route({
     schema: { tags: ['staff'], summary: 'Create a product (staff)', body: CreateProductRequest, response: { 201: Product, ...problemResponses } },
-  }, async (request, reply) => {
+  }), async (request, reply) => {
     const id = request.body.id ?? (await store.nextId());
     const product = newProduct(request.body, id, new Date());
     await store.insert(product, productCreated(product), request.correlationId);

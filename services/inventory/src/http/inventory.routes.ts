@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { IdempotencyHeaders, InventoryProductId, ListMovementsQuery, MovementList, Reconciliation, StockLevel, UpdateStockRequest } from '@emporium/contracts';
-import { notFound, problemResponses, type HttpApp } from '@emporium/platform';
+import { InventoryProductId, ListMovementsQuery, MovementList, Reconciliation, StockLevel, UpdateStockRequest } from '@emporium/contracts';
+import { notFound, problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
 import { planStockUpdate } from '../domain/stock';
 import type { InventoryStore } from '../store/inventory.store';
 
@@ -12,7 +12,7 @@ const StockConflict = problemResponses[409].extend({ onHand: z.number().int().op
 const unknownProduct = (productId: string) =>
   notFound('INVENTORY.PRODUCT_NOT_FOUND', `Inventory has never heard of product ${productId} (it learns of products from product_created).`);
 
-export function inventoryRoutes(app: HttpApp, store: InventoryStore): void {
+export function inventoryRoutes(app: HttpApp, store: InventoryStore, idempotency: Idempotency): void {
   // A static path wins over /inventory/:productId in the router, whatever the order; it is registered first to make that plain.
   app.get('/inventory/reconciliation', {
     schema: { tags: ['staff'], summary: 'Products whose levels disagree with their ledger or reservations (staff)', response: { 200: Reconciliation } },
@@ -29,21 +29,17 @@ export function inventoryRoutes(app: HttpApp, store: InventoryStore): void {
     return level;
   });
 
-  app.post('/inventory/:productId/update', {
+  app.post('/inventory/:productId/update', idempotency.route({
     schema: {
       tags: ['staff'],
       summary: 'Set the counted on-hand figure or adjust it by a delta (staff)',
       params: Params,
-      headers: IdempotencyHeaders,
       body: UpdateStockRequest,
       response: { 200: StockLevel, ...problemResponses, 409: StockConflict },
     },
-  }, async (request) => {
+  }), async (request) => {
     const { productId } = request.params;
-    const level = await store.update(productId, request.body, (current) => planStockUpdate(current, request.body), {
-      idempotencyKey: request.headers['idempotency-key'],
-      correlationId: request.correlationId,
-    });
+    const level = await store.update(productId, (current) => planStockUpdate(current, request.body), { correlationId: request.correlationId });
     if (!level) throw unknownProduct(productId);
     return level;
   });

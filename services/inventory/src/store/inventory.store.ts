@@ -1,5 +1,5 @@
-import type { ListMovementsQuery, StockLevel, StockMismatch, StockMovement, UpdateStockRequest } from '@emporium/contracts';
-import { AppError, writeOutbox, type Db, type PendingEvent, type Sql } from '@emporium/platform';
+import type { ListMovementsQuery, StockLevel, StockMismatch, StockMovement } from '@emporium/contracts';
+import { writeOutbox, type Db, type PendingEvent, type Sql } from '@emporium/platform';
 import type { ReservationStatus, StockLine } from '../domain/reservation';
 import { level, type Level, type StockChange } from '../domain/stock';
 
@@ -157,49 +157,18 @@ export function createInventoryStore(db: Db, source: string) {
       });
     },
 
-    /**
-     * Applies a staff change to the locked row; `plan` decides it (or throws). With an
-     * idempotency key, a retried request returns the first answer and changes nothing.
-     */
+    /** Applies a staff change to the locked row; `plan` decides it (or throws). */
     async update(
       productId: string,
-      request: UpdateStockRequest,
       plan: (current: Level) => { change: StockChange; events: PendingEvent[] },
-      options: { idempotencyKey?: string; correlationId?: string },
+      options: { correlationId?: string },
     ): Promise<StockLevel | undefined> {
       return store.withEvents(async (tx) => {
         const locked = await store.lock(tx, [productId]);
         const current = locked.get(productId);
         if (!current) return { result: undefined, events: [] };
-        const key = options.idempotencyKey;
-        const normalized = { set: request.set ?? null, adjust: request.adjust ?? null, reason: request.reason };
-        if (key) {
-          const { rows } = await tx.query<{ product_id: string; request: typeof normalized; response: StockLevel }>(
-            'SELECT product_id, request, response FROM stock_update_requests WHERE idempotency_key = $1',
-            [key],
-          );
-          const earlier = rows[0];
-          if (earlier) {
-            const same = earlier.product_id === productId && earlier.request.set === normalized.set && earlier.request.adjust === normalized.adjust && earlier.request.reason === normalized.reason;
-            if (!same) {
-              throw new AppError('INVENTORY.IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used for a different request.', {
-                status: 422,
-                errors: [{ field: 'headers.idempotency-key', message: 'was already used for a different request' }],
-              });
-            }
-            return { result: earlier.response, events: [] };
-          }
-        }
         const { change, events } = plan(current);
         const [after] = await store.apply(tx, [change]);
-        if (key) {
-          await tx.query('INSERT INTO stock_update_requests (idempotency_key, product_id, request, response) VALUES ($1, $2, $3::jsonb, $4::jsonb)', [
-            key,
-            productId,
-            JSON.stringify(normalized),
-            JSON.stringify(after),
-          ]);
-        }
         return { result: after, events };
       }, options.correlationId);
     },

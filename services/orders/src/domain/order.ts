@@ -55,9 +55,67 @@ export interface Order {
   source: 'direct' | 'cart';
   stockReserved: boolean;
   reserveUntil: Date;
+  /** When the step the order waits in times out; null when it waits for nothing (ended). */
+  stepDeadline: Date | null;
+  /** The undos of an ended order, in the order they run; empty while it is live. */
+  compensations: Compensation[];
+  /** Set once order_cancelled (the last undo, releasing the stock) was written for the ended order. */
+  cancellationEmitted: boolean;
   items: OrderLine[];
   createdAt: Date;
   updatedAt: Date;
+}
+
+export type CompensationStep = 'shipment' | 'payment' | 'stock';
+export type CompensationAction = 'cancel_shipment' | 'void_payment' | 'refund_payment' | 'authorization_expired' | 'release_stock';
+
+/**
+ * One undo of an ended order. Planned when the order ends, requested when its turn comes (the
+ * previous undo confirmed), confirmed by the fact of the service that did it.
+ */
+export interface Compensation {
+  step: CompensationStep;
+  action: CompensationAction;
+  requestedAt: Date | null;
+  confirmedAt: Date | null;
+}
+
+/** The statuses in which the order waits for another service (or the customer), each with its timeout. */
+export type WaitingStatus = 'placed' | 'awaiting_payment' | 'payment_pending' | 'confirmed' | 'fulfilling';
+
+/** How long each step may take: the saga's timeouts (awaiting_payment uses the reservation window). */
+export interface StepTimeouts {
+  /** Waiting for inventory to reserve the stock. */
+  placed: number;
+  /** Waiting for payments to authorize. */
+  payment_pending: number;
+  /** Waiting for shipping to create the shipment. */
+  confirmed: number;
+  /** Waiting for payments to capture. */
+  fulfilling: number;
+}
+
+export const DEFAULT_STEP_TIMEOUTS: StepTimeouts = {
+  placed: 10 * 60_000,
+  payment_pending: 10 * 60_000,
+  confirmed: 24 * 60 * 60_000,
+  fulfilling: 24 * 60 * 60_000,
+};
+
+/** When an order entering `status` at `now` times out there; null for a final status. */
+export function deadlineFor(status: OrderStatus, now: Date, reserveUntil: Date, timeouts: StepTimeouts): Date | null {
+  switch (status) {
+    case 'placed':
+      return new Date(Math.min(now.getTime() + timeouts.placed, reserveUntil.getTime()));
+    case 'awaiting_payment':
+      return reserveUntil;
+    case 'payment_pending':
+    case 'confirmed':
+    case 'fulfilling':
+      return new Date(now.getTime() + timeouts[status]);
+    default:
+      return null;
+  }
 }
 
 export interface HistoryEntry {

@@ -78,6 +78,10 @@ export async function placeOrder(request: PlaceOrderRequest, deps: PlaceOrderDep
     source: fromCart ? 'cart' : 'direct',
     stockReserved: false,
     reserveUntil,
+    // The store sets the first step's deadline from its timeouts when it writes the order.
+    stepDeadline: null,
+    compensations: [],
+    cancellationEmitted: false,
     items: lines,
     createdAt: deps.now,
     updatedAt: deps.now,

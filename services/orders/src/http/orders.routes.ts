@@ -1,47 +1,36 @@
-import { createHash } from 'node:crypto';
-import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { CancelOrderRequest, Id, OrderList, OrderView, PayOrderRequest, PlaceOrderRequest } from '@emporium/contracts';
-import { AppError, notFound, problemResponses, type HttpApp } from '@emporium/platform';
+import { notFound, problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
 import { placeOrder, type CartSnapshot } from '../domain/place-order';
 import { cancelByCustomer, payOrder } from '../saga/checkout.saga';
 import type { OrdersStore } from '../store/orders.store';
 import { toView } from './order-view';
 
 const Params = z.object({ id: z.string().regex(/^ord_[a-f0-9]{16}$/, 'must be an order id (ord_…)') });
-const IdempotencyHeaders = z.object({
-  'idempotency-key': z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional(),
-});
 
 export interface OrdersRouteDeps {
   store: OrdersStore;
   cart(customerId: string): Promise<CartSnapshot>;
   reservationTtlMs: number;
+  idempotency: Idempotency;
 }
 
 export function ordersRoutes(app: HttpApp, deps: OrdersRouteDeps): void {
-  const { store } = deps;
+  const { store, idempotency } = deps;
   const view = async (id: string) => {
     const order = await store.get(id);
     if (!order) throw notFound('ORDERS.NOT_FOUND', `Order ${id} does not exist.`);
     return toView(order, await store.history(id));
   };
 
-  app.post('/api/orders', {
+  app.post('/api/orders', idempotency.route({
     schema: {
       tags: ['orders'],
       summary: 'Place an order (the seed body), or check out the cart with from_cart: true',
-      headers: IdempotencyHeaders,
       body: PlaceOrderRequest,
       response: { 201: OrderView, ...problemResponses },
     },
-  }, async (request, reply) => {
-    const key = request.headers['idempotency-key'];
-    const requestHash = createHash('sha256').update(JSON.stringify(request.body)).digest('hex');
-    if (key) {
-      const earlier = await store.findIdempotent(key);
-      if (earlier) return replay(earlier, requestHash, reply);
-    }
+  }), async (request, reply) => {
     const { order, events } = await placeOrder(request.body, {
       products: (ids) => store.products(ids),
       cart: deps.cart,
@@ -49,19 +38,14 @@ export function ordersRoutes(app: HttpApp, deps: OrdersRouteDeps): void {
       reservationTtlMs: deps.reservationTtlMs,
     });
     const body = toView(order, [{ status: order.status, reason: order.statusReason, at: order.createdAt }]);
-    try {
-      await store.insert(order, events, {
-        correlationId: request.correlationId,
-        idempotency: key ? { key, requestHash, statusCode: 201, response: body } : undefined,
-      });
-    } catch (error) {
-      // Another request with the same key won the race: answer as it did.
-      const earlier = key && (error as { code?: string }).code === '23505' ? await store.findIdempotent(key) : undefined;
-      if (earlier) return replay(earlier, requestHash, reply);
-      throw error;
-    }
+    const location = `/api/orders/${order.id}`;
+    await store.insert(order, events, {
+      correlationId: request.correlationId,
+      // The answer to an Idempotency-Key commits with the order: a crash after the commit cannot place it twice.
+      record: (tx) => idempotency.record(request, tx, { status: 201, body, headers: { location } }),
+    });
     request.log.info({ orderId: order.id, customerId: order.customerId, total: order.total }, 'order placed');
-    return reply.code(201).header('location', `/api/orders/${order.id}`).send(body);
+    return reply.code(201).header('location', location).send(body);
   });
 
   app.get('/api/orders', {
@@ -80,7 +64,7 @@ export function ordersRoutes(app: HttpApp, deps: OrdersRouteDeps): void {
     schema: { tags: ['orders'], summary: 'An order with its status and full status history', params: Params, response: { 200: OrderView, ...problemResponses } },
   }, async (request) => view(request.params.id));
 
-  app.post('/api/orders/:id/payment', {
+  app.post('/api/orders/:id/payment', idempotency.route({
     schema: {
       tags: ['orders'],
       summary: 'Pay for an order waiting for payment, with a token from the payment provider',
@@ -88,27 +72,17 @@ export function ordersRoutes(app: HttpApp, deps: OrdersRouteDeps): void {
       body: PayOrderRequest,
       response: { 202: OrderView, ...problemResponses },
     },
-  }, async (request, reply) => {
+  }), async (request, reply) => {
     const updated = await store.react(request.params.id, (order) => payOrder(order, request.body.payment_token), { correlationId: request.correlationId });
     if (!updated) throw notFound('ORDERS.NOT_FOUND', `Order ${request.params.id} does not exist.`);
     return reply.code(202).send(await view(updated.id));
   });
 
-  app.post('/api/orders/:id/cancel', {
+  app.post('/api/orders/:id/cancel', idempotency.route({
     schema: { tags: ['orders'], summary: 'Cancel an order before it ships', params: Params, body: CancelOrderRequest.optional(), response: { 200: OrderView, ...problemResponses } },
-  }, async (request) => {
+  }), async (request) => {
     const updated = await store.react(request.params.id, (order) => cancelByCustomer(order, request.body?.reason), { correlationId: request.correlationId });
     if (!updated) throw notFound('ORDERS.NOT_FOUND', `Order ${request.params.id} does not exist.`);
     return view(updated.id);
   });
-}
-
-function replay(earlier: { requestHash: string; statusCode: number; response: unknown }, requestHash: string, reply: FastifyReply) {
-  if (earlier.requestHash !== requestHash) {
-    throw new AppError('ORDERS.IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body.', {
-      status: 422,
-      errors: [{ field: 'idempotency-key', message: 'was already used with another body' }],
-    });
-  }
-  return reply.code(earlier.statusCode).header('idempotent-replayed', 'true').send(earlier.response);
 }

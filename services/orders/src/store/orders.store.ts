@@ -1,6 +1,6 @@
 import type { EventData, OrderStatus } from '@emporium/contracts';
 import { writeOutbox, type Db, type PendingEvent, type Sql } from '@emporium/platform';
-import { assertTransition, type HistoryEntry, type Order, type OrderLine } from '../domain/order';
+import { assertTransition, deadlineFor, DEFAULT_STEP_TIMEOUTS, type Compensation, type HistoryEntry, type Order, type OrderLine, type StepTimeouts } from '../domain/order';
 import type { Reaction } from '../saga/checkout.saga';
 
 interface OrderRow {
@@ -23,15 +23,10 @@ interface OrderRow {
   source: 'direct' | 'cart';
   stock_reserved: boolean;
   reserve_until: Date;
+  step_deadline: Date | null;
+  cancellation_emitted: boolean;
   created_at: Date;
   updated_at: Date;
-}
-
-export interface IdempotentResponse {
-  key: string;
-  requestHash: string;
-  statusCode: number;
-  response: unknown;
 }
 
 export interface CatalogProduct {
@@ -42,7 +37,7 @@ export interface CatalogProduct {
   active: boolean;
 }
 
-const toOrder = (r: OrderRow, items: OrderLine[]): Order => ({
+const toOrder = (r: OrderRow, items: OrderLine[], compensations: Compensation[] = []): Order => ({
   id: r.id,
   customerId: r.customer_id,
   status: r.status,
@@ -62,12 +57,34 @@ const toOrder = (r: OrderRow, items: OrderLine[]): Order => ({
   source: r.source,
   stockReserved: r.stock_reserved,
   reserveUntil: r.reserve_until,
+  stepDeadline: r.step_deadline,
+  cancellationEmitted: r.cancellation_emitted,
+  compensations,
   items,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
 
-export function createOrdersStore(db: Db, source: string) {
+/** The statuses the timeout sweep looks at. */
+const WAITING = ['placed', 'awaiting_payment', 'payment_pending', 'confirmed', 'fulfilling'];
+
+export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts = DEFAULT_STEP_TIMEOUTS) {
+  const loadCompensations = async (tx: Sql, ids: string[]): Promise<Map<string, Compensation[]>> => {
+    const byOrder = new Map<string, Compensation[]>();
+    if (ids.length === 0) return byOrder;
+    const { rows } = await tx.query<{ order_id: string; step: Compensation['step']; action: Compensation['action']; requested_at: Date | null; confirmed_at: Date | null }>(
+      'SELECT order_id, step, action, requested_at, confirmed_at FROM order_compensations WHERE order_id = ANY($1) ORDER BY order_id, position',
+      [ids],
+    );
+    for (const r of rows) {
+      const list = byOrder.get(r.order_id) ?? [];
+      list.push({ step: r.step, action: r.action, requestedAt: r.requested_at, confirmedAt: r.confirmed_at });
+      byOrder.set(r.order_id, list);
+    }
+    return byOrder;
+  };
+
+
   const loadLines = async (tx: Sql, ids: string[]): Promise<Map<string, OrderLine[]>> => {
     const byOrder = new Map<string, OrderLine[]>();
     if (ids.length === 0) return byOrder;
@@ -86,24 +103,37 @@ export function createOrdersStore(db: Db, source: string) {
   const load = async (tx: Sql, id: string, lock: boolean): Promise<Order | undefined> => {
     const { rows } = await tx.query<OrderRow>(`SELECT * FROM orders WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
     if (!rows[0]) return undefined;
-    return toOrder(rows[0], (await loadLines(tx, [id])).get(id) ?? []);
+    return toOrder(rows[0], (await loadLines(tx, [id])).get(id) ?? [], (await loadCompensations(tx, [id])).get(id) ?? []);
   };
 
   const apply = async (tx: Sql, order: Order, reaction: Reaction, correlationId?: string): Promise<Order> => {
     const next: Order = { ...order, ...reaction.patch };
     if (reaction.to) {
       assertTransition(order.status, reaction.to);
+      const now = new Date();
       next.status = reaction.to;
       next.statusReason = reaction.reason ?? null;
       next.failureCode = reaction.failureCode ?? null;
-      await tx.query('INSERT INTO order_status_history (order_id, status, reason) VALUES ($1, $2, $3)', [order.id, reaction.to, reaction.reason ?? null]);
+      next.stepDeadline = deadlineFor(reaction.to, now, order.reserveUntil, timeouts);
+      await tx.query('INSERT INTO order_status_history (order_id, status, reason, at) VALUES ($1, $2, $3, $4)', [order.id, reaction.to, reaction.reason ?? null, now]);
     }
     if (reaction.to || reaction.patch) {
       await tx.query(
         `UPDATE orders SET status = $2, status_reason = $3, failure_code = $4, payment_token = $5, payment_id = $6,
-           shipment_id = $7, carrier = $8, tracking_number = $9, stock_reserved = $10, updated_at = now() WHERE id = $1`,
-        [next.id, next.status, next.statusReason, next.failureCode, next.paymentToken, next.paymentId, next.shipmentId, next.carrier, next.trackingNumber, next.stockReserved],
+           shipment_id = $7, carrier = $8, tracking_number = $9, stock_reserved = $10, step_deadline = $11, cancellation_emitted = $12,
+           updated_at = now() WHERE id = $1`,
+        [next.id, next.status, next.statusReason, next.failureCode, next.paymentToken, next.paymentId, next.shipmentId, next.carrier, next.trackingNumber,
+          next.stockReserved, next.stepDeadline, next.cancellationEmitted],
       );
+    }
+    if (reaction.compensations) {
+      next.compensations = reaction.compensations;
+      await tx.query('DELETE FROM order_compensations WHERE order_id = $1', [order.id]);
+      for (const [position, c] of reaction.compensations.entries()) {
+        await tx.query('INSERT INTO order_compensations (order_id, step, action, position, requested_at, confirmed_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+          order.id, c.step, c.action, position, c.requestedAt, c.confirmedAt,
+        ]);
+      }
     }
     await writeOutbox(tx, reaction.events, { source, correlationId });
     return next;
@@ -132,21 +162,18 @@ export function createOrdersStore(db: Db, source: string) {
       return new Map(rows.map((r) => [r.product_id, { productId: r.product_id, name: r.name, priceAmount: r.price_amount, currency: r.currency, active: r.active }]));
     },
 
-    /** Writes the order, its lines, first history entry, events and (if any) the idempotent response together. */
-    async insert(order: Order, events: PendingEvent[], options: { correlationId?: string; idempotency?: IdempotentResponse } = {}): Promise<void> {
+    /**
+     * Writes the order, its lines, first history entry and events together; `record` stores the
+     * answer to an Idempotency-Key in the same transaction (it throws, rolling back, if the key was lost).
+     */
+    async insert(order: Order, events: PendingEvent[], options: { correlationId?: string; record?: (tx: Sql) => Promise<void> } = {}): Promise<void> {
       await db.transaction(async (tx) => {
-        const { idempotency } = options;
-        if (idempotency) {
-          await tx.query('INSERT INTO idempotency_keys (key, request_hash, status_code, response) VALUES ($1, $2, $3, $4::jsonb)', [
-            idempotency.key, idempotency.requestHash, idempotency.statusCode, JSON.stringify(idempotency.response),
-          ]);
-        }
         await tx.query(
           `INSERT INTO orders (id, customer_id, status, status_reason, currency, subtotal, discount, discount_code, total, payment_method,
-             payment_token, source, reserve_until, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)`,
+             payment_token, source, reserve_until, step_deadline, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)`,
           [order.id, order.customerId, order.status, order.statusReason, order.currency, order.subtotal, order.discount, order.discountCode, order.total,
-            order.paymentMethod, order.paymentToken, order.source, order.reserveUntil, order.createdAt],
+            order.paymentMethod, order.paymentToken, order.source, order.reserveUntil, deadlineFor(order.status, order.createdAt, order.reserveUntil, timeouts), order.createdAt],
         );
         for (const line of order.items) {
           await tx.query('INSERT INTO order_lines (order_id, product_id, name, quantity, unit_price, line_total) VALUES ($1, $2, $3, $4, $5, $6)', [
@@ -155,6 +182,7 @@ export function createOrdersStore(db: Db, source: string) {
         }
         await tx.query('INSERT INTO order_status_history (order_id, status, reason, at) VALUES ($1, $2, $3, $4)', [order.id, order.status, order.statusReason, order.createdAt]);
         await writeOutbox(tx, events, { source, correlationId: options.correlationId });
+        await options.record?.(tx);
       });
     },
 
@@ -170,8 +198,9 @@ export function createOrdersStore(db: Db, source: string) {
 
     async listByCustomer(customerId: string, limit: number): Promise<Order[]> {
       const { rows } = await db.query<OrderRow>('SELECT * FROM orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2', [customerId, limit]);
-      const lines = await loadLines(db, rows.map((r) => r.id));
-      return rows.map((r) => toOrder(r, lines.get(r.id) ?? []));
+      const ids = rows.map((r) => r.id);
+      const [lines, compensations] = await Promise.all([loadLines(db, ids), loadCompensations(db, ids)]);
+      return rows.map((r) => toOrder(r, lines.get(r.id) ?? [], compensations.get(r.id) ?? []));
     },
 
     /** Locks the order, lets `react` decide, and stores the outcome with its events — in `tx` if given. */
@@ -184,20 +213,13 @@ export function createOrdersStore(db: Db, source: string) {
       return options.tx ? run(options.tx) : db.transaction(run);
     },
 
-    async dueForExpiry(now: Date, limit = 100): Promise<string[]> {
+    /** Orders whose current step ran past its deadline, oldest deadline first. */
+    async dueForTimeout(now: Date, limit = 100): Promise<string[]> {
       const { rows } = await db.query<{ id: string }>(
-        "SELECT id FROM orders WHERE status IN ('placed', 'awaiting_payment') AND reserve_until < $1 ORDER BY reserve_until LIMIT $2",
-        [now, limit],
+        'SELECT id FROM orders WHERE step_deadline <= $1 AND status = ANY($2) ORDER BY step_deadline LIMIT $3',
+        [now, WAITING, limit],
       );
       return rows.map((r) => r.id);
-    },
-
-    async findIdempotent(key: string): Promise<{ requestHash: string; statusCode: number; response: unknown } | undefined> {
-      const { rows } = await db.query<{ request_hash: string; status_code: number; response: unknown }>(
-        'SELECT request_hash, status_code, response FROM idempotency_keys WHERE key = $1',
-        [key],
-      );
-      return rows[0] ? { requestHash: rows[0].request_hash, statusCode: rows[0].status_code, response: rows[0].response } : undefined;
     },
   };
 }

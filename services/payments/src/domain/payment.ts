@@ -12,7 +12,6 @@ export interface TransactionRecord {
   code: string | null;
   providerRef: string | null;
   reason?: string;
-  idempotencyKey?: string;
 }
 
 /** What a use case decided: the payment after it, the provider calls made, the facts to publish. */

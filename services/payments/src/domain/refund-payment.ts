@@ -9,7 +9,6 @@ export async function refundPayment(
   request: RefundPaymentRequest,
   provider: PaymentProvider,
   now: Date,
-  idempotencyKey?: string,
 ): Promise<PaymentOutcome> {
   if (payment.status === 'refunded') throw conflict('PAYMENTS.ALREADY_REFUNDED', `Payment ${payment.id} is already fully refunded.`);
   if ((payment.status !== 'captured' && payment.status !== 'partially_refunded') || !payment.providerRef) {
@@ -34,7 +33,7 @@ export async function refundPayment(
   const refundedAmount = payment.refundedAmount + amount;
   return {
     payment: transition(payment, refundedAmount === payment.capturedAmount ? 'refunded' : 'partially_refunded', { refundedAmount }, now),
-    transactions: [{ kind: 'refund', amount, outcome: 'succeeded', code: null, providerRef: result.refundRef, reason: request.reason, idempotencyKey }],
+    transactions: [{ kind: 'refund', amount, outcome: 'succeeded', code: null, providerRef: result.refundRef, reason: request.reason }],
     events: [event('payment_refunded', payment.orderId, { orderId: payment.orderId, paymentId: payment.id, amount, currency: payment.currency })],
   };
 }

@@ -52,6 +52,19 @@ export function paymentHandlers({ store, providers, newPaymentId, clock = () => 
       if (outcome.failure) logger.warn({ orderId: data.orderId, paymentId: payment.id, ...outcome.failure }, 'capture failed');
     },
 
+    // An undo orders sequences: asked for only after the order's shipment was cancelled.
+    order_payment_release_requested: async (data, { tx, emit, logger }) => {
+      const payment = await store.lock(tx, data.paymentId);
+      if (!payment || payment.orderId !== data.orderId) {
+        logger.warn({ orderId: data.orderId, paymentId: data.paymentId }, 'release requested for an unknown payment');
+        return;
+      }
+      const outcome = await releasePayment(payment, providers(tx), clock(), { refundCaptured: true });
+      await store.apply(tx, outcome);
+      await emit(outcome.events);
+      if (outcome.failure) logger.error({ orderId: data.orderId, paymentId: payment.id, ...outcome.failure }, 'provider refused to release the payment; needs staff attention');
+    },
+
     order_cancelled: async (data, { tx, emit, logger }) => {
       // Without voidPaymentId an authorization the order never heard of is still voided, but
       // captured money is refunded only on the order's explicit request.

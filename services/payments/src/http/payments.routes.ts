@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { Payment, PaymentId, PaymentOfOrderQuery, RefundPaymentHeaders, RefundPaymentRequest } from '@emporium/contracts';
-import { AppError, notFound, problemResponses, type HttpApp } from '@emporium/platform';
+import { Payment, PaymentId, PaymentOfOrderQuery, RefundPaymentRequest } from '@emporium/contracts';
+import { AppError, notFound, problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
 import { refundPayment } from '../domain/refund-payment';
 import type { ProviderFactory } from '../providers/provider';
 import type { PaymentsStore } from '../store/payments.store';
@@ -9,7 +9,7 @@ const Params = z.object({ paymentId: PaymentId });
 
 const missing = (id: string) => notFound('PAYMENTS.PAYMENT_NOT_FOUND', `Payment ${id} does not exist.`);
 
-export function paymentsRoutes(app: HttpApp, store: PaymentsStore, providers: ProviderFactory): void {
+export function paymentsRoutes(app: HttpApp, store: PaymentsStore, providers: ProviderFactory, idempotency: Idempotency): void {
   app.get('/api/payments/:paymentId', {
     schema: { tags: ['payments'], summary: 'One payment and its provider calls (no card data)', params: Params, response: { 200: Payment, ...problemResponses } },
   }, async (request) => {
@@ -26,19 +26,23 @@ export function paymentsRoutes(app: HttpApp, store: PaymentsStore, providers: Pr
     return payment;
   });
 
-  app.post('/api/payments/:paymentId/refund', {
+  app.post('/api/payments/:paymentId/refund', idempotency.route({
     schema: {
       tags: ['staff'],
       summary: 'Refund part or all of a captured payment (staff); Idempotency-Key makes retries safe',
       params: Params,
-      headers: RefundPaymentHeaders,
       body: RefundPaymentRequest,
       response: { 200: Payment, ...problemResponses },
     },
-  }, async (request) => {
+  }), async (request) => {
     const { paymentId } = request.params;
-    const key = request.headers['idempotency-key'];
-    const result = await store.refund(paymentId, key, (payment, tx) => refundPayment(payment, request.body, providers(tx), new Date(), key), request.correlationId);
+    const result = await store.refund(
+      paymentId,
+      (payment, tx) => refundPayment(payment, request.body, providers(tx), new Date()),
+      request.correlationId,
+      // Money moved and the answer to its Idempotency-Key commit together: a crash in between cannot refund twice.
+      (tx, done) => (done.failure ? Promise.resolve() : idempotency.record(request, tx, { status: 200, body: done.payment })),
+    );
     if (!result) throw missing(paymentId);
     if (result.failure) {
       throw new AppError('PAYMENTS.REFUND_REJECTED', `The payment provider refused the refund: ${result.failure.message}`, { status: 409, extensions: { providerCode: result.failure.code } });

@@ -20,6 +20,13 @@ export const TEST_CARDS: Readonly<Record<string, SandboxOutcome>> = {
   '4000000000000069': 'expired_card',
 };
 
+/** Authorizes like `tok_success`, but the issuer refuses to capture: the saga's capture step fails. */
+export const CAPTURE_FAILS_TOKEN = 'tok_capture_fails';
+const CAPTURE_FAILS_PREFIX = 'ch_capfail';
+
+/** How long the sandbox holds an authorization before it lapses (card networks: about 7 days). */
+export const DEFAULT_AUTHORIZATION_LIFETIME_MS = 7 * 24 * 60 * 60_000;
+
 /** Ready-made tokens that need no tokenization call (handy for API users and tests). */
 export const TEST_TOKENS: Readonly<Record<string, SandboxOutcome>> = {
   tok_success: 'success',
@@ -77,11 +84,17 @@ interface ChargeRow {
   status: 'authorized' | 'captured' | 'voided';
   captured_amount: number;
   refunded_amount: number;
+  created_at: Date;
 }
 
 const failed = (code: string, message: string) => ({ status: 'failed' as const, code, message });
 
-export function createSandboxProvider(sql: Sql, clock: () => Date = () => new Date()): PaymentProvider {
+export function createSandboxProvider(
+  sql: Sql,
+  clock: () => Date = () => new Date(),
+  options: { authorizationLifetimeMs?: number } = {},
+): PaymentProvider {
+  const lifetimeMs = options.authorizationLifetimeMs ?? DEFAULT_AUTHORIZATION_LIFETIME_MS;
   const outcomeOfToken = async (token: string): Promise<SandboxOutcome | 'invalid_token'> => {
     const fixed = TEST_TOKENS[token];
     if (fixed) return fixed;
@@ -95,7 +108,7 @@ export function createSandboxProvider(sql: Sql, clock: () => Date = () => new Da
   };
 
   const lockCharge = async (providerRef: string): Promise<ChargeRow | undefined> =>
-    (await sql.query<ChargeRow>('SELECT provider_ref, amount, status, captured_amount, refunded_amount FROM sandbox_charges WHERE provider_ref = $1 FOR UPDATE', [providerRef])).rows[0];
+    (await sql.query<ChargeRow>('SELECT provider_ref, amount, status, captured_amount, refunded_amount, created_at FROM sandbox_charges WHERE provider_ref = $1 FOR UPDATE', [providerRef])).rows[0];
 
   const unknownCharge = (providerRef: string) => failed('unknown_charge', `No charge ${providerRef}.`);
 
@@ -105,9 +118,9 @@ export function createSandboxProvider(sql: Sql, clock: () => Date = () => new Da
     async authorize({ amount, currency, token, idempotencyKey }): Promise<AuthorizeResult> {
       const earlier = await sql.query<{ provider_ref: string }>('SELECT provider_ref FROM sandbox_charges WHERE idempotency_key = $1', [idempotencyKey]);
       if (earlier.rows[0]) return { status: 'authorized', providerRef: earlier.rows[0].provider_ref };
-      const outcome = await outcomeOfToken(token);
+      const outcome = token === CAPTURE_FAILS_TOKEN ? 'success' : await outcomeOfToken(token);
       if (outcome !== 'success') return { status: 'declined', code: outcome, message: DECLINE_MESSAGES[outcome] };
-      const providerRef = ref('ch');
+      const providerRef = ref(token === CAPTURE_FAILS_TOKEN ? CAPTURE_FAILS_PREFIX : 'ch');
       await sql.query('INSERT INTO sandbox_charges (provider_ref, idempotency_key, amount, currency, status) VALUES ($1, $2, $3, $4, $5)', [
         providerRef,
         idempotencyKey,
@@ -124,6 +137,8 @@ export function createSandboxProvider(sql: Sql, clock: () => Date = () => new Da
       if (charge.status === 'captured') return { status: 'captured', amount: charge.captured_amount };
       if (charge.status === 'voided') return failed('charge_voided', 'The authorization was voided.');
       if (amount > charge.amount) return failed('amount_too_large', `Cannot capture ${amount}; ${charge.amount} was authorized.`);
+      if (clock().getTime() - charge.created_at.getTime() > lifetimeMs) return failed('authorization_expired', 'The authorization has expired.');
+      if (providerRef.startsWith(CAPTURE_FAILS_PREFIX)) return failed('capture_declined', 'The card issuer declined the capture.');
       await sql.query("UPDATE sandbox_charges SET status = 'captured', captured_amount = $2 WHERE provider_ref = $1", [providerRef, amount]);
       return { status: 'captured', amount };
     },

@@ -86,9 +86,9 @@ export function createPaymentsStore(db: Db, source: string) {
     );
     for (const t of outcome.transactions) {
       await tx.query(
-        `INSERT INTO payment_transactions (payment_id, kind, amount, outcome, code, provider_ref, reason, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [p.id, t.kind, t.amount, t.outcome, t.code, t.providerRef, t.reason ?? null, t.idempotencyKey ?? null],
+        `INSERT INTO payment_transactions (payment_id, kind, amount, outcome, code, provider_ref, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [p.id, t.kind, t.amount, t.outcome, t.code, t.providerRef, t.reason ?? null],
       );
     }
   };
@@ -113,27 +113,46 @@ export function createPaymentsStore(db: Db, source: string) {
 
     apply,
 
+    /** Authorized payments whose authorization is older than `authorizedBefore`. */
+    async authorizedBefore(authorizedBefore: Date, limit = 100): Promise<string[]> {
+      const { rows } = await db.query<{ id: string }>("SELECT id FROM payments WHERE status = 'authorized' AND updated_at <= $1 ORDER BY updated_at LIMIT $2", [
+        authorizedBefore,
+        limit,
+      ]);
+      return rows.map((r) => r.id);
+    },
+
+    /** Runs `change` on the locked payment and stores its outcome and events in one transaction. */
+    async change(id: string, change: (payment: Payment) => PaymentOutcome): Promise<PaymentOutcome | undefined> {
+      return db.transaction(async (tx) => {
+        const current = await selectOne(tx, 'id', id, true);
+        if (!current) return undefined;
+        const outcome = change(current);
+        await apply(tx, outcome);
+        await writeOutbox(tx, outcome.events, { source });
+        return outcome;
+      });
+    },
+
     /**
-     * Runs `change` on the locked payment and stores its outcome and events in one transaction.
-     * A request whose Idempotency-Key already refunded this payment changes nothing.
+     * Runs `change` on the locked payment and stores its outcome and events in one transaction;
+     * `record` stores the answer to an Idempotency-Key in it too (see the platform's idempotency).
      */
     async refund(
       id: string,
-      idempotencyKey: string | undefined,
       change: (payment: Payment, tx: Sql) => Promise<PaymentOutcome>,
       correlationId?: string,
+      record?: (tx: Sql, result: { payment: PaymentView; failure?: PaymentOutcome['failure'] }) => Promise<void>,
     ): Promise<{ payment: PaymentView; failure?: PaymentOutcome['failure'] } | undefined> {
       return db.transaction(async (tx) => {
         const current = await selectOne(tx, 'id', id, true);
         if (!current) return undefined;
-        if (idempotencyKey) {
-          const done = await tx.query('SELECT 1 FROM payment_transactions WHERE payment_id = $1 AND idempotency_key = $2', [id, idempotencyKey]);
-          if (done.rowCount > 0) return { payment: (await view(tx, current))! };
-        }
         const outcome = await change(current, tx);
         await apply(tx, outcome);
         await writeOutbox(tx, outcome.events, { source, correlationId });
-        return { payment: (await view(tx, outcome.payment))!, failure: outcome.failure };
+        const result = { payment: (await view(tx, outcome.payment))!, failure: outcome.failure };
+        await record?.(tx, result);
+        return result;
       });
     },
   };

@@ -1,4 +1,4 @@
-import type { EventHandlers } from '@emporium/platform';
+import { event, type EventHandlers } from '@emporium/platform';
 import type { Carrier } from '../carriers/carrier';
 import { shipmentCancelled, shipmentCreated, shipmentIdFor } from '../domain/shipment';
 import type { ShipmentsStore } from '../store/shipments.store';
@@ -49,6 +49,29 @@ export function shippingHandlers({ store, carriers }: HandlerDeps): EventHandler
       await store.saveStatus(tx, cancelled.shipment, cancelled.entry);
       await emit(cancelled.events);
       logger.info({ orderId: order.orderId, shipmentId: shipment.id }, 'shipment cancelled');
+    },
+
+    // The first undo of an ended order. Orders waits for shipment_cancelled before the next one, so
+    // a shipment that is already cancelled is announced again (the carrier is not called twice).
+    order_shipment_cancel_requested: async (request, { tx, emit, logger }) => {
+      const shipment = await store.lockByOrder(tx, request.orderId);
+      if (!shipment || shipment.id !== request.shipmentId) {
+        logger.warn({ orderId: request.orderId, shipmentId: request.shipmentId }, 'cancel requested for an unknown shipment');
+        return;
+      }
+      if (shipment.status === 'cancelled') {
+        await emit([event('shipment_cancelled', shipment.orderId, { orderId: shipment.orderId, shipmentId: shipment.id, reason: request.reason })]);
+        return;
+      }
+      if (shipment.status !== 'created') {
+        logger.error({ orderId: request.orderId, shipmentId: shipment.id, status: shipment.status }, 'shipment already left; cannot cancel it, needs staff attention');
+        return;
+      }
+      await carrierFor(shipment.carrier).cancelShipment({ trackingNumber: shipment.trackingNumber });
+      const cancelled = shipmentCancelled(shipment, request.reason, new Date());
+      await store.saveStatus(tx, cancelled.shipment, cancelled.entry);
+      await emit(cancelled.events);
+      logger.info({ orderId: request.orderId, shipmentId: shipment.id }, 'shipment cancelled');
     },
   };
 }

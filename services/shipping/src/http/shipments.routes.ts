@@ -1,5 +1,5 @@
 import { FindShipmentQuery, Shipment, ShipmentParams, ShipmentStatus, UpdateShipmentStatusRequest } from '@emporium/contracts';
-import { notFound, problemResponses, type HttpApp } from '@emporium/platform';
+import { notFound, problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
 import { transition } from '../domain/shipment';
 import type { ShipmentsStore } from '../store/shipments.store';
 
@@ -8,7 +8,7 @@ const TransitionProblem = problemResponses[409].extend({ from: ShipmentStatus.op
 
 const shipmentNotFound = (what: string) => notFound('SHIPPING.SHIPMENT_NOT_FOUND', what);
 
-export function shipmentsRoutes(app: HttpApp, store: ShipmentsStore): void {
+export function shipmentsRoutes(app: HttpApp, store: ShipmentsStore, idempotency: Idempotency): void {
   app.get('/shipments/:shipmentId', {
     schema: { tags: ['shipments'], summary: 'One shipment with its status history', params: ShipmentParams, response: { 200: Shipment, ...problemResponses } },
   }, async (request) => {
@@ -25,9 +25,9 @@ export function shipmentsRoutes(app: HttpApp, store: ShipmentsStore): void {
     return shipment;
   });
 
-  app.post('/shipments/:shipmentId/status', {
+  app.post('/shipments/:shipmentId/status', idempotency.route({
     schema: { tags: ['staff'], summary: 'Record that a shipment is in transit or delivered (staff)', params: ShipmentParams, body: UpdateShipmentStatusRequest, response: { 200: Shipment, ...problemResponses, 409: TransitionProblem } },
-  }, async (request) => {
+  }), async (request) => {
     const { status, note } = request.body;
     const updated = await store.update(request.params.shipmentId, (current) => transition(current, status, new Date(), note ?? null));
     if (!updated) throw shipmentNotFound(`Shipment ${request.params.shipmentId} does not exist.`);
