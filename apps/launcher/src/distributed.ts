@@ -6,11 +6,11 @@ import { seedDemo } from './seed';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-export const SERVICE_NAMES = ['catalog', 'cart', 'inventory', 'orders', 'payments', 'shipping'] as const;
+export const SERVICE_NAMES = ['catalog', 'cart', 'inventory', 'orders', 'payments', 'shipping', 'identity'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number] | 'gateway';
 
 export interface DistributedOptions {
-  /** Gateway port; services listen on the next six ports. Default 3000 (services 3101–3106). */
+  /** Gateway port; services listen on base+1 … base+7. Default 3000 (services 3101–3107). */
   gatewayPort?: number;
   servicePortBase?: number;
   /** Each service's database is <prefix>_<service> on the PostgreSQL server. */

@@ -7,6 +7,7 @@ import { createOrdersService } from '@emporium/orders';
 import { createPaymentsService } from '@emporium/payments';
 import { createShippingService } from '@emporium/shipping';
 import { createGateway } from '@emporium/gateway';
+import { createIdentityService } from '@emporium/identity';
 import { seedDemo } from './seed';
 
 export interface EmbeddedOptions {
@@ -64,6 +65,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     const cartUrl = await launch(await createCartService(deps('cart')));
     await launch(await createPaymentsService(deps('payments')));
     await launch(await createShippingService(deps('shipping')));
+    await launch(await createIdentityService(deps('identity')));
     await launch(await createOrdersService(deps('orders'), { cartUrl, reservationTtlMs: options.reservationTtlMs }));
   } catch (error) {
     await Promise.all(Object.values(running).map((r) => r.service.stop()));
@@ -83,6 +85,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       orders: running.orders!.url,
       payments: running.payments!.url,
       shipping: running.shipping!.url,
+      identity: running.identity!.url,
     },
   });
   await gateway.app.listen({ port: options.port ?? 3000, host });
@@ -102,7 +105,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       if (stopped) return;
       stopped = true;
       await gateway.close();
-      for (const name of ['orders', 'shipping', 'payments', 'cart', 'inventory', 'catalog']) await running[name]?.service.stop();
+      for (const name of ['orders', 'identity', 'shipping', 'payments', 'cart', 'inventory', 'catalog']) await running[name]?.service.stop();
       await bus.close();
       await pglite.close();
     },

@@ -4,7 +4,7 @@ import { startDistributed, SERVICE_NAMES } from './distributed';
 
 const config = loadConfigOrExit('emporium', z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(3000).describe('public port of the gateway'),
-  SERVICE_PORT_BASE: z.coerce.number().int().min(1).max(65000).default(3100).describe('services listen on base+1 … base+6'),
+  SERVICE_PORT_BASE: z.coerce.number().int().min(1).max(65000).default(3100).describe('services listen on base+1 … base+7'),
   DATABASE_PREFIX: z.string().default('emporium').describe('each service uses database <prefix>_<service>'),
   KAFKA_BROKERS: z.string().default('127.0.0.1:9092').describe('Kafka bootstrap brokers'),
   LOG_LEVEL: z.string().default('info').describe('pino log level of every service'),

@@ -11,6 +11,7 @@ const config = loadConfigOrExit('gateway', z.object({
   ORDERS_URL: z.string().url().default('http://127.0.0.1:3104').describe('orders service base URL'),
   PAYMENTS_URL: z.string().url().default('http://127.0.0.1:3105').describe('payments service base URL'),
   SHIPPING_URL: z.string().url().default('http://127.0.0.1:3106').describe('shipping service base URL'),
+  IDENTITY_URL: z.string().url().default('http://127.0.0.1:3107').describe('identity service base URL'),
 }));
 
 const logger = createLogger('gateway', config.LOG_LEVEL);
@@ -24,6 +25,7 @@ const gateway = await createGateway({
     orders: config.ORDERS_URL,
     payments: config.PAYMENTS_URL,
     shipping: config.SHIPPING_URL,
+    identity: config.IDENTITY_URL,
   },
 });
 const address = await gateway.app.listen({ port: config.PORT, host: config.HOST });

@@ -7,9 +7,11 @@ export const ROUTES = [
   { prefix: '/api/orders', service: 'orders' },
   { prefix: '/api/payments', service: 'payments' },
   { prefix: '/shipments', service: 'shipping' },
+  { prefix: '/auth', service: 'identity' },
+  { prefix: '/.well-known/jwks.json', service: 'identity' },
 ] as const;
 
-export const UPSTREAMS = ['catalog', 'cart', 'inventory', 'orders', 'payments', 'shipping'] as const;
+export const UPSTREAMS = ['catalog', 'cart', 'inventory', 'orders', 'payments', 'shipping', 'identity'] as const;
 export type Upstream = (typeof UPSTREAMS)[number];
 
 /**

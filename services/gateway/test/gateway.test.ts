@@ -16,7 +16,7 @@ describe('gateway forwarding', () => {
     gateway = await createGateway({
       logger: createLogger('gateway', 'silent'),
       metrics: createMetrics('gateway', { defaultMetrics: false }),
-      upstreams: { catalog: up, cart: up, inventory: up, orders: up, payments: up, shipping: 'http://127.0.0.1:1' },
+      upstreams: { catalog: up, cart: up, inventory: up, orders: up, payments: up, shipping: 'http://127.0.0.1:1', identity: up },
     });
   });
   afterAll(async () => {
