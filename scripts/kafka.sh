@@ -11,7 +11,12 @@
 # Environment (all optional):
 #   KAFKA_PORT             client listener port              (default 9092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller listener port    (default KAFKA_PORT + 1)
+#   KAFKA_ADVERTISED_PORT  port the broker tells clients to use after bootstrap (default KAFKA_PORT);
+#                          set it to a TCP proxy's port in front of KAFKA_PORT to put every client
+#                          connection through the proxy (tests/faults does this)
 #   KAFKA_HOME_DIR         libs, config, data, logs, pid     (default <repo>/.kafka)
+#   KAFKA_LIBS_DIR         where the broker jars are         (default KAFKA_HOME_DIR/libs); point a
+#                          second broker at <repo>/.kafka/libs to share the jars of the first
 #   KAFKA_VERSION          org.apache.kafka:kafka_2.13 version (default: the one in scripts/kafka/pom.xml);
 #                          only read when .kafka/libs is fetched: delete that folder to switch versions
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker    (default 90)
@@ -23,11 +28,12 @@ REPO_ROOT="$(cd "${SCRIPT_DIR}/.." && pwd)"
 
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
+KAFKA_ADVERTISED_PORT="${KAFKA_ADVERTISED_PORT:-${KAFKA_PORT}}"
 KAFKA_HOME_DIR="${KAFKA_HOME_DIR:-${REPO_ROOT}/.kafka}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 
-LIBS_DIR="${KAFKA_HOME_DIR}/libs"
+LIBS_DIR="${KAFKA_LIBS_DIR:-${KAFKA_HOME_DIR}/libs}"
 CONFIG_DIR="${KAFKA_HOME_DIR}/config"
 DATA_DIR="${KAFKA_HOME_DIR}/data"
 LOGS_DIR="${KAFKA_HOME_DIR}/logs"
@@ -100,7 +106,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:${KAFKA_CONTROLLER_PORT}
 listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORT},CONTROLLER://127.0.0.1:${KAFKA_CONTROLLER_PORT}
-advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORT}
+advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_ADVERTISED_PORT}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -177,7 +183,11 @@ format_storage() {
 # Readiness: the port accepts connections AND the broker answers metadata requests.
 broker_serving() {
   port_open "${KAFKA_PORT}" || return 1
-  if [[ -f "${REPO_ROOT}/node_modules/kafkajs/package.json" ]] && command -v node >/dev/null 2>&1; then
+  # A client would follow the advertised address, which may be a proxy that is not up yet: then the
+  # broker's own "started" line is the signal (the caller checks the path through its proxy).
+  if [[ "${KAFKA_ADVERTISED_PORT}" != "${KAFKA_PORT}" ]]; then
+    grep -q 'Kafka Server started' "${LOGS_DIR}/server.log" 2>/dev/null
+  elif [[ -f "${REPO_ROOT}/node_modules/kafkajs/package.json" ]] && command -v node >/dev/null 2>&1; then
     # A real client round trip (metadata + ApiVersions) with the project's own client.
     (cd "${REPO_ROOT}" && KAFKA_READY_BROKER="127.0.0.1:${KAFKA_PORT}" node --input-type=module -e '
       import { Kafka, logLevel } from "kafkajs";
@@ -214,7 +224,7 @@ cmd_start() {
   if [[ -f "${LOGS_DIR}/server.log" ]]; then
     mv -f "${LOGS_DIR}/server.log" "${LOGS_DIR}/server.log.previous"
   fi
-  log "starting broker on 127.0.0.1:${KAFKA_PORT} (controller ${KAFKA_CONTROLLER_PORT}), data in ${DATA_DIR}"
+  log "starting broker on 127.0.0.1:${KAFKA_PORT} (controller ${KAFKA_CONTROLLER_PORT}, advertised port ${KAFKA_ADVERTISED_PORT}), data in ${DATA_DIR}"
   local t_java
   t_java="$(now_ms)"
   nohup java "${JAVA_OPTS[@]}" -cp "${LIBS_DIR}/*" kafka.Kafka "${SERVER_PROPERTIES}" \

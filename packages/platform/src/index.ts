@@ -5,7 +5,7 @@ export * from './metrics';
 export * from './http/server';
 export * from './http/idempotency';
 export * from './db/types';
-export { createPostgresDb, ensureDatabase } from './db/postgres';
+export { createPostgresDb, ensureDatabase, isTransientDatabaseError } from './db/postgres';
 export { openPglite, type SharedPglite } from './db/pglite';
 export { migrate, splitStatements } from './db/migrate';
 export * from './bus/types';

@@ -27,12 +27,12 @@ export async function runStandalone(name: string, create: (deps: ServiceDeps) =>
   const logger = createLogger(name, config.LOG_LEVEL);
   const database = `${config.DATABASE_PREFIX}_${name}`;
   const databaseUrl = config.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${database}`;
-  if (!config.DATABASE_URL) await ensureDatabase(config.POSTGRES_ADMIN_URL, database);
+  if (!config.DATABASE_URL) await untilAvailable(logger, 'create the database', () => ensureDatabase(config.POSTGRES_ADMIN_URL, database));
   const db = createPostgresDb({ connectionString: databaseUrl, schema: name, max: config.DB_POOL_SIZE, applicationName: name });
   const metrics = createMetrics(name);
   const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: name, logger: logger.child({ component: 'kafka' }), metrics, namespace: config.KAFKA_NAMESPACE });
   const service = await create({ db, bus, logger, metrics });
-  await service.start();
+  await untilAvailable(logger, 'start', () => service.start());
   const address = await service.app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ address }, `${name} listening`);
   onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
@@ -40,4 +40,21 @@ export async function runStandalone(name: string, create: (deps: ServiceDeps) =>
     await bus.close();
     await db.close();
   });
+}
+
+/**
+ * Retries a start-up step while PostgreSQL or Kafka is not reachable yet (a restart, a slow
+ * dependency), for up to `timeoutMs`; then gives up and lets the supervisor restart the process.
+ */
+async function untilAvailable(logger: ReturnType<typeof createLogger>, step: string, work: () => Promise<void>, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      logger.warn({ err: error, attempt }, `could not ${step} yet; retrying`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500 * attempt, 5000)));
+    }
+  }
 }

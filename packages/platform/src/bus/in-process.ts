@@ -96,10 +96,17 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
       return `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb)`;
     });
     await db.query(`INSERT INTO messages (topic, partition, key, value, headers) VALUES ${rows.join(', ')}`, values);
-    for (const topic of new Set(messages.map((m) => m.topic))) {
-      publishedCount.set(topic, (publishedCount.get(topic) ?? 0) + 1);
-      signals.emit(topic);
+    // Wake only the loops of the partitions that got messages, not every loop of the topic.
+    for (const channel of new Set(messages.map((m) => channelOf(m.topic, partitionFor(m.key, partitions))))) {
+      publishedCount.set(channel, (publishedCount.get(channel) ?? 0) + 1);
+      signals.emit(channel);
     }
+  };
+
+  const channelOf = (topic: string, partition: number) => `${topic}#${partition}`;
+  /** Wakes every partition loop of `topic` (replay). */
+  const wakeTopic = (topic: string) => {
+    for (let p = 0; p < partitions; p++) signals.emit(channelOf(topic, p));
   };
 
   const waitForSignal = (topic: string, sub: InternalSubscription, ms: number) =>
@@ -143,27 +150,42 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
           );
           lastId = found.rows[0]?.last_id ?? 0;
         }
-        const seen = publishedCount.get(topic) ?? 0;
+        const channel = channelOf(topic, partition);
+        const seen = publishedCount.get(channel) ?? 0;
         const { rows } = await db.query<LogRow>(
           'SELECT id, key, value, headers FROM messages WHERE topic = $1 AND partition = $2 AND id > $3 ORDER BY id LIMIT $4',
           [topic, partition, lastId, fetchSize],
         );
         if (rows.length === 0) {
-          if ((publishedCount.get(topic) ?? 0) === seen) await waitForSignal(topic, sub, idlePollMs);
+          if ((publishedCount.get(channel) ?? 0) === seen) await waitForSignal(channel, sub, idlePollMs);
           continue;
         }
-        for (const row of rows) {
-          if (sub.stopped || !isOwner(sub)) break;
-          // A handler that failed while the subscription was stopping leaves its message uncommitted.
-          if (!(await deliver(sub, opts, topic, partition, row, maxAttempts, backoff))) break;
-          // Offsets were reset meanwhile: keep the reset, start over from it.
-          if (replayed()) break;
-          await db.query(
-            `INSERT INTO consumer_offsets (group_id, topic, partition, last_id) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_id = EXCLUDED.last_id`,
-            [opts.group, topic, partition, row.id],
-          );
-          lastId = row.id;
+        // The offset is stored once per fetched batch (at least once: a crash redelivers the rest
+        // of the batch, which the inbox skips), not once per message.
+        let done: number | undefined;
+        try {
+          for (const row of rows) {
+            if (sub.stopped || !isOwner(sub)) break;
+            // A handler that failed while the subscription was stopping leaves its message uncommitted.
+            if (!(await deliver(sub, opts, topic, partition, row, maxAttempts, backoff))) break;
+            // Offsets were reset meanwhile: keep the reset, start over from it.
+            if (replayed()) break;
+            done = row.id;
+          }
+        } finally {
+          if (done !== undefined && !replayed()) {
+            await db.query(
+              `INSERT INTO consumer_offsets (group_id, topic, partition, last_id) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_id = EXCLUDED.last_id`,
+              [opts.group, topic, partition, done],
+            );
+            lastId = done;
+          }
+        }
+        // The whole short batch is done and nothing was published here since it was read: the
+        // partition is caught up, so wait for the next signal instead of reading it again.
+        if (rows.length < fetchSize && done === rows[rows.length - 1]!.id && (publishedCount.get(channel) ?? 0) === seen && !sub.stopped) {
+          await waitForSignal(channel, sub, idlePollMs);
         }
       } catch (error) {
         // The log itself failed (database unavailable): wait and try again from the stored offset.
@@ -260,7 +282,7 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
       for (const [, members] of live) {
         const { rows } = await db.query<{ n: number }>('SELECT count(*) AS n FROM messages WHERE topic = ANY($1)', [[...members[0]!.topics]]);
         redelivered += Number(rows[0]?.n ?? 0);
-        for (const topic of members[0]!.topics) signals.emit(topic);
+        for (const topic of members[0]!.topics) wakeTopic(topic);
       }
       logger.warn({ groups: live.map(([group]) => group), redelivered }, 'consumer offsets reset: replaying topics from the beginning');
       return redelivered;

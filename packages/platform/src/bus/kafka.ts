@@ -2,7 +2,8 @@
  * EventBus adapter for Apache Kafka, on kafkajs 2.2.4 (see docs/adr/0003-kafka-client-and-broker.md).
  *
  * - publish(): idempotent producer, acks=all, one sendBatch per call (grouped by topic).
- * - subscribe(): one kafkajs consumer (one group member) per call; eachMessage keeps per-partition order.
+ * - subscribe(): one kafkajs consumer (one group member) per call; eachMessage keeps per-partition order,
+ *   with up to 8 partitions handled concurrently.
  *   A failing handler is retried in place with exponential backoff; after maxAttempts the message is
  *   parked on `<topic>.dlq` (with DEAD_LETTER_HEADERS) and the partition moves on.
  *   Offsets are committed only for messages whose handler succeeded or that were dead-lettered.
@@ -23,6 +24,7 @@ import type {
 } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics';
+import { isTransientDatabaseError } from '../db/postgres';
 import {
   DEAD_LETTER_HEADERS,
   deadLetterTopic,
@@ -70,6 +72,9 @@ const SESSION_TIMEOUT_MS = 10_000;
 const HEARTBEAT_INTERVAL_MS = 1_000;
 /** How long members get to rejoin during a rebalance before they are dropped. */
 const REBALANCE_TIMEOUT_MS = 10_000;
+
+/** Up to this many partitions of one subscription are in flight at once (kafkajs workers). */
+const PARTITIONS_CONSUMED_CONCURRENTLY = 8;
 
 /** Thrown from eachMessage to leave a message uncommitted (redelivered to the group later). */
 class SubscriptionStopping extends KafkaJSError {
@@ -295,7 +300,9 @@ class KafkaSubscription implements Subscription {
       // of work is redelivered after a crash.
       autoCommitThreshold: 100,
       autoCommitInterval: 1_000,
-      partitionsConsumedConcurrently: 1,
+      // Partitions are handled side by side (each one still strictly in order, one message at a
+      // time): one slow handler or commit no longer holds up every other partition of the group.
+      partitionsConsumedConcurrently: PARTITIONS_CONSUMED_CONCURRENTLY,
       eachMessage: (payload) => this.handle(payload),
     });
   }
@@ -329,6 +336,16 @@ class KafkaSubscription implements Subscription {
       // Stopping: no more retries and no dead-lettering; the offset stays uncommitted so the
       // group redelivers the message (at least once) after the restart.
       if (this.stopping) throw new SubscriptionStopping();
+      if (isTransientDatabaseError(lastError)) {
+        // The database, not the event, failed (restart, cut connection): wait for it without
+        // spending an attempt, so a good event is never parked because of an outage.
+        this.logger.warn({ group: this.group, topic, partition, offset: message.offset, retryInMs: delay, err: lastError }, 'database unavailable; event will be retried');
+        await this.sleep(delay, heartbeat);
+        if (this.stopping) throw new SubscriptionStopping();
+        delay = Math.min(Math.max(delay * 2, 1), MAX_RETRY_BACKOFF_MS);
+        attempt--;
+        continue;
+      }
       if (attempt < this.maxAttempts) {
         this.logger.warn(
           {

@@ -18,36 +18,63 @@ export async function openPglite(dataDir?: string): Promise<SharedPglite> {
   const pglite = await PGlite.create({ dataDir, parsers: { [INT8_OID]: parseInt8 } });
   let currentSearchPath: string | undefined;
   let closed = false;
+  /**
+   * Our own turn-taking over the one connection: the search path checked and the statement run
+   * cannot be split by another schema's work. PGlite serializes anyway, so nothing runs less in parallel.
+   */
+  let turn: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
+    const result = turn.then(work, work);
+    turn = result.catch(() => undefined);
+    return result;
+  };
 
   const forSchema = (rawSchema: string): Db => {
     const schema = assertIdentifier(rawSchema);
     const searchPath = `${schema},public`;
 
     const inSchema = <T>(work: (tx: Sql) => Promise<T>): Promise<T> =>
-      pglite.transaction(async (tx) => {
+      exclusive(() =>
+        pglite.transaction(async (tx) => {
+          if (currentSearchPath !== searchPath) {
+            // A plain SET lasts past COMMIT (but not past ROLLBACK), so it is remembered.
+            await tx.exec(`SET search_path TO ${searchPath}`);
+          }
+          currentSearchPath = searchPath;
+          const sql: Sql = {
+            query: async <R>(text: string, params?: readonly unknown[]) => {
+              const result = await tx.query<R>(text, params as unknown[]);
+              return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
+            },
+          };
+          try {
+            return await work(sql);
+          } catch (error) {
+            currentSearchPath = undefined;
+            throw error;
+          }
+        }),
+      );
+
+    /**
+     * One statement on its own commits by itself (autocommit): no BEGIN/COMMIT around it, which
+     * were two of every three statements PGlite ran for a plain read.
+     */
+    const single = <R>(text: string, params?: readonly unknown[]) =>
+      exclusive(async () => {
         if (currentSearchPath !== searchPath) {
-          // A plain SET lasts past COMMIT (but not past ROLLBACK), so it is remembered.
-          await tx.exec(`SET search_path TO ${searchPath}`);
-        }
-        currentSearchPath = searchPath;
-        const sql: Sql = {
-          query: async <R>(text: string, params?: readonly unknown[]) => {
-            const result = await tx.query<R>(text, params as unknown[]);
-            return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
-          },
-        };
-        try {
-          return await work(sql);
-        } catch (error) {
           currentSearchPath = undefined;
-          throw error;
+          await pglite.exec(`SET search_path TO ${searchPath}`);
+          currentSearchPath = searchPath;
         }
+        const result = await pglite.query<R>(text, params as unknown[]);
+        return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
       });
 
     return {
       dialect: 'pglite',
       schema,
-      query: (text, params) => inSchema((tx) => tx.query(text, params)),
+      query: single,
       transaction: inSchema,
       async listen(channel, onNotify) {
         const unlisten = await pglite.listen(assertIdentifier(channel), onNotify);

@@ -15,10 +15,26 @@ export interface PostgresDbOptions {
   applicationName?: string;
 }
 
-/** Every pooled connection stayed busy past the wait: a clear, retryable 503 rather than a 500. */
-function busy(error: unknown): never {
+const CONNECTION_LOST = /Connection terminated|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|server closed the connection|Client has encountered a connection error/i;
+
+/** True for failures of the connection to PostgreSQL, not of the statement: worth retrying later. */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (error instanceof AppError) return error.code === 'PLATFORM.DATABASE_BUSY' || error.code === 'PLATFORM.DATABASE_UNAVAILABLE';
+  const e = error as { code?: string; message?: string } | undefined;
+  const code = e?.code ?? '';
+  return code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code) || CONNECTION_LOST.test(e?.message ?? '');
+}
+
+/**
+ * PostgreSQL could not take the work now (every pooled connection busy past the wait, or the server
+ * restarting or unreachable): a clear, retryable 503 rather than a 500.
+ */
+function unavailable(error: unknown): never {
   if (error instanceof Error && /timeout exceeded when trying to connect/i.test(error.message)) {
     throw new AppError('PLATFORM.DATABASE_BUSY', 'The service is busy; try again shortly.', { status: 503, cause: error, extensions: { retryAfterSeconds: 1 } });
+  }
+  if (isTransientDatabaseError(error)) {
+    throw new AppError('PLATFORM.DATABASE_UNAVAILABLE', 'The service cannot reach its database right now; try again shortly.', { status: 503, cause: error, extensions: { retryAfterSeconds: 1 } });
   }
   throw error;
 }
@@ -40,7 +56,7 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
   pool.on('error', () => undefined);
 
   const query: Sql['query'] = async <T>(text: string, params?: readonly unknown[]) => {
-    const result = await pool.query(text, params as unknown[]).catch(busy);
+    const result = await pool.query(text, params as unknown[]).catch(unavailable);
     return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
   };
 
@@ -49,7 +65,14 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
     schema,
     query,
     async transaction(work) {
-      const client = await pool.connect().catch(busy);
+      const client = await pool.connect().catch(unavailable);
+      // While a client is checked out the pool does not listen for its errors: a connection that
+      // dies between two statements (server restart, network cut) would otherwise crash the process.
+      let broken: Error | undefined;
+      const onError = (error: Error) => {
+        broken = error;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const tx: Sql = {
@@ -62,23 +85,48 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
         await client.query('COMMIT');
         return value;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (!broken) await client.query('ROLLBACK').catch(() => undefined);
+        // Rethrown as a 503 when the connection, not the work, failed.
+        if (broken || isTransientDatabaseError(error)) unavailable(broken ?? error);
         throw error;
       } finally {
-        client.release();
+        client.off('error', onError);
+        // A broken client is destroyed rather than returned to the pool.
+        client.release(broken);
       }
     },
     async listen(channel, onNotify) {
       const name = assertIdentifier(channel);
-      const client = new pg.Client({ ...config });
-      client.on('error', () => undefined);
-      await client.connect();
-      client.on('notification', (message) => {
-        if (message.channel === name) onNotify(message.payload ?? '');
-      });
-      await client.query(`LISTEN ${name}`);
+      let client: pg.Client | undefined;
+      let stopped = false;
+      let retry: NodeJS.Timeout | undefined;
+      // A dedicated connection; when it drops (server restart), it reconnects and listens again.
+      const connect = async (): Promise<void> => {
+        const next = new pg.Client({ ...config });
+        next.on('error', () => undefined);
+        next.on('end', () => {
+          if (!stopped) retry = setTimeout(() => void connect().catch(() => undefined), 1000);
+        });
+        next.on('notification', (message) => {
+          if (message.channel === name) onNotify(message.payload ?? '');
+        });
+        try {
+          await next.connect();
+          await next.query(`LISTEN ${name}`);
+          client = next;
+          // Anything written while the connection was down is found by waking the listener once.
+          onNotify('');
+        } catch (error) {
+          if (!client) stopped = true; // the first connection failed: the caller hears of it, no retries
+          await next.end().catch(() => undefined);
+          if (!client) throw error;
+        }
+      };
+      await connect();
       return async () => {
-        await client.end().catch(() => undefined);
+        stopped = true;
+        clearTimeout(retry);
+        await client?.end().catch(() => undefined);
       };
     },
     async isReady() {

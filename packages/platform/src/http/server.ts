@@ -83,31 +83,44 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // One child logger per request carrying both ids (instead of Fastify's child and then ours).
+    childLoggerFactory: (logger, bindings, childOptions, raw) =>
+      logger.child({ ...bindings, correlationId: correlationIdOf((raw as IncomingMessage).headers[CORRELATION_ID], String(bindings.requestId ?? bindings.reqId ?? '')) }, childOptions),
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('correlationId', '');
 
-  app.addHook('onRequest', async (request, reply) => {
-    const given = request.headers[CORRELATION_ID];
-    request.correlationId = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : request.id;
-    request.log = request.log.child({ correlationId: request.correlationId });
+  // Hooks on every request: synchronous (no promise per hook) and without per-request allocations
+  // beyond what they must record.
+  app.addHook('onRequest', (request, reply, done) => {
+    request.correlationId = correlationIdOf(request.headers[CORRELATION_ID], request.id);
     reply.header(REQUEST_ID, request.id);
     reply.header(CORRELATION_ID, request.correlationId);
+    done();
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  /** Labelled metric children per (method, route, status): label hashing once, not per request. */
+  const perRoute = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    if (route.startsWith('/docs')) return;
-    const labels = { method: request.method, route, status: String(reply.statusCode) };
-    metrics.httpRequests.inc(labels);
-    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
-    const level = reply.statusCode >= 500 ? 'error' : 'info';
-    request.log[level](
-      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
-      'request completed',
-    );
+    if (route.startsWith('/docs')) return done();
+    const status = reply.statusCode;
+    const key = `${request.method} ${status} ${route}`;
+    let series = perRoute.get(key);
+    if (!series) {
+      const labels = { method: request.method, route, status: String(status) };
+      series = { count: metrics.httpRequests.labels(labels), duration: metrics.httpDuration.labels(labels) };
+      perRoute.set(key, series);
+    }
+    series.count.inc();
+    series.duration.observe(reply.elapsedTime / 1000);
+    const level = status >= 500 ? 'error' : 'info';
+    if ((request.log as Logger).isLevelEnabled(level)) {
+      request.log[level]({ method: request.method, url: request.url, status, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
+    }
+    done();
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -192,6 +205,13 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   });
 
   return app;
+}
+
+const GIVEN_ID = /^[\w.-]{1,128}$/;
+
+/** The caller's correlation id when it is a sane token, else the request id. */
+function correlationIdOf(given: string | string[] | undefined, requestId: string): string {
+  return typeof given === 'string' && GIVEN_ID.test(given) ? given : requestId;
 }
 
 function fieldPath(where: string, instancePath: string): string {
