@@ -8,8 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
-import { startDistributed, SERVICE_NAMES } from '@emporium/launcher/distributed';
+import { dropServiceDatabases, startDistributed, SERVICE_NAMES } from '@emporium/launcher/distributed';
 import { client, closedLoop, machine, percentiles, round, sampleProcesses, type HttpResult } from './lib';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -70,10 +69,7 @@ async function startEmbeddedChild(): Promise<Platform> {
 }
 
 async function startDistributedBench(): Promise<Platform> {
-  const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-  await admin.connect();
-  for (const name of SERVICE_NAMES) await admin.query(`DROP DATABASE IF EXISTS emporium_bench_${name} WITH (FORCE)`);
-  await admin.end();
+  await dropServiceDatabases('emporium_bench');
   const platform = await startDistributed({ gatewayPort: 3800, servicePortBase: 3800, databasePrefix: 'emporium_bench', logLevel: 'warn' });
   const pids = Object.fromEntries([...SERVICE_NAMES, 'gateway' as const].map((n) => [n, platform.pid(n)!]));
   return { url: platform.url, pids, stop: platform.stop };

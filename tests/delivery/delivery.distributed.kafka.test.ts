@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEnvelope } from '@emporium/contracts';
 import { createKafkaGroupOps, kafkaNames, type KafkaGroupOps, type Sql } from '@emporium/platform';
-import { startDistributed, SERVICE_NAMES, type DistributedPlatform } from '@emporium/launcher/distributed';
+import { dropServiceDatabases, startDistributed, SERVICE_NAMES, type DistributedPlatform } from '@emporium/launcher/distributed';
 import { call, counter, handledCounts, outboxCounts, runCheckouts, snapshotSchema, until, untilQuiet } from './support';
 
 const PREFIX = 'emporium_delivery';
@@ -12,16 +12,6 @@ const ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 /** Topics and groups of this run only: replaying "from the beginning" must not reach other runs' events. */
 const NAMESPACE = `delivery-${randomBytes(3).toString('hex')}`;
-
-async function dropTestDatabases(): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    for (const name of SERVICE_NAMES) await client.query(`DROP DATABASE IF EXISTS ${PREFIX}_${name} WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
-}
 
 const asSql = (client: pg.Client): Sql => ({
   query: async <T>(text: string, params?: readonly unknown[]) => {
@@ -46,7 +36,7 @@ describe('delivery that is safe to repeat (distributed: a process per service, P
   const serviceUrls = () => Object.fromEntries(SERVICE_NAMES.map((name) => [name, platform.urls[name]]));
 
   beforeAll(async () => {
-    await dropTestDatabases();
+    await dropServiceDatabases(PREFIX);
     platform = await startDistributed({
       gatewayPort: 3700,
       servicePortBase: 3700,

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { startDistributed, SERVICE_NAMES, type DistributedPlatform } from '@emporium/launcher/distributed';
+import { dropServiceDatabases, startDistributed, type DistributedPlatform } from '@emporium/launcher/distributed';
 import { compensated, expectUndoneOnceInReverse, getOrder, orderIn, until, type Call } from './checks';
 
 /**
@@ -11,17 +10,6 @@ import { compensated, expectUndoneOnceInReverse, getOrder, orderIn, until, type 
  * The capture step has a short timeout here, so that one also shows a timeout across a crash.
  */
 const PREFIX = 'emporium_saga';
-const ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function dropTestDatabases(): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    for (const name of SERVICE_NAMES) await client.query(`DROP DATABASE IF EXISTS ${PREFIX}_${name} WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('distributed: the checkout saga survives orders crashing at every step', () => {
   let platform: DistributedPlatform;
@@ -45,7 +33,7 @@ describe('distributed: the checkout saga survives orders crashing at every step'
   };
 
   beforeAll(async () => {
-    await dropTestDatabases();
+    await dropServiceDatabases(PREFIX);
     platform = await startDistributed({
       gatewayPort: 3600,
       servicePortBase: 3600,

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { seedDemo } from './seed';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -142,4 +143,17 @@ export async function startDistributed(options: DistributedOptions = {}): Promis
     pid: (name) => children.get(name)?.pid,
     stop,
   };
+}
+
+/** Drops every service database of a prefix, so a test run or benchmark starts like a fresh installation. */
+export async function dropServiceDatabases(prefix: string, adminUrl = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect().catch((error: Error) => {
+    throw new Error(`PostgreSQL is required for the distributed suites (${adminUrl}): ${error.message}`);
+  });
+  try {
+    for (const name of SERVICE_NAMES) await client.query(`DROP DATABASE IF EXISTS ${prefix}_${name} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
 }
