@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { loadConfigOrExit } from '@emporium/platform';
+import { adminCredentials } from './admin-credentials';
 import { startEmbedded } from './embedded';
 
 const config = loadConfigOrExit('emporium', z.object({
@@ -31,19 +32,21 @@ try {
 writeFileSync(lockFile, String(process.pid));
 
 process.stderr.write(`Emporium is starting (embedded mode, data in ${dataDir}) …\n`);
-const platform = await startEmbedded({ dataDir: join(dataDir, 'pglite'), port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL, seed: config.SEED_DEMO === 'true' });
+const admin = adminCredentials(dataDir);
+const platform = await startEmbedded({ dataDir: join(dataDir, 'pglite'), port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL, seed: config.SEED_DEMO === 'true', admin });
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 const rss = Math.round(process.memoryUsage().rss / 1024 / 1024);
 const u = platform.url;
 process.stderr.write(`
 Emporium is running — ready in ${seconds} s, ${rss} MB of memory${platform.seeded ? ', demo store seeded' : ''}.
 
-  Gateway           ${u}/
+  Storefront        ${u}/
   Products          ${u}/products?q=lamp
-  Cart              ${u}/cart/123
-  Place an order    curl -X POST ${u}/api/orders -H 'content-type: application/json' \\
-                      -d '{"customer_id":123,"items":[{"product_id":456,"quantity":2}],"payment_method":"credit_card","payment_token":"tok_success"}'
   Inventory         ${u}/inventory/456
+  A guest session   curl -X POST ${u}/auth/guest     (then send "Authorization: Bearer <accessToken>")
+  Place an order    curl -X POST ${u}/api/orders -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+                      -d '{"items":[{"product_id":456,"quantity":2}],"payment_method":"credit_card","payment_token":"tok_success"}'
+  Staff sign-in     POST ${u}/auth/staff/signin  as ${admin.email}${admin.file ? ` (password in ${admin.file})` : ''}
   Health            ${u}/health/ready
   API docs          ${u}/api-docs/orders  (and catalog, cart, inventory, payments, shipping)
 ${Object.entries(platform.services).map(([name, s]) => `  ${name.padEnd(17)} ${s.url}/docs`).join('\n')}
