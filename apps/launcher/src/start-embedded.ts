@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { loadConfigOrExit } from '@emporium/platform';
+import { parseBucket } from '@emporium/gateway';
 import { adminCredentials } from './admin-credentials';
 import { startEmbedded } from './embedded';
 
@@ -11,7 +12,12 @@ const config = loadConfigOrExit('emporium', z.object({
   DATA_DIR: z.string().default('.data').describe('folder for the embedded database (survives restarts)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn').describe('pino log level (JSON on stdout)'),
   SEED_DEMO: z.enum(['true', 'false']).default('true').describe('seed the demo catalog on first start'),
+  RATE_LIMIT_CLIENT: z.string().optional().describe('requests per client address: burst/perSecond, or off (default 300/60)'),
+  RATE_LIMIT_ACCOUNT: z.string().optional().describe('requests per account: burst/perSecond, or off (default 120/20)'),
+  RATE_LIMIT_SIGN_IN: z.string().optional().describe('sign-ins and guest sessions per client address: burst/perSecond, or off (default 20/0.2)'),
+  CORS_ORIGINS: z.string().default('').describe('comma-separated origins allowed to call the API from a browser'),
 }));
+const bucket = (text: string | undefined) => (text === undefined ? undefined : parseBucket(text));
 
 const started = Date.now();
 const dataDir = resolve(config.DATA_DIR);
@@ -33,7 +39,13 @@ writeFileSync(lockFile, String(process.pid));
 
 process.stderr.write(`Emporium is starting (embedded mode, data in ${dataDir}) …\n`);
 const admin = adminCredentials(dataDir);
-const platform = await startEmbedded({ dataDir: join(dataDir, 'pglite'), port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL, seed: config.SEED_DEMO === 'true', admin });
+const platform = await startEmbedded({ dataDir: join(dataDir, 'pglite'), port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL, seed: config.SEED_DEMO === 'true',
+  admin,
+  gateway: {
+    rateLimits: { client: bucket(config.RATE_LIMIT_CLIENT), account: bucket(config.RATE_LIMIT_ACCOUNT), signIn: bucket(config.RATE_LIMIT_SIGN_IN) },
+    corsOrigins: config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+  },
+});
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 const rss = Math.round(process.memoryUsage().rss / 1024 / 1024);
 const u = platform.url;

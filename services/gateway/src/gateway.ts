@@ -21,6 +21,8 @@ import { createRateLimiter, type Bucket, type RateLimiter } from './rate-limit';
 import { OPS_PREFIX, opsPathOf, ROUTES, UPSTREAMS, type Upstream } from './routes';
 import { corsHook, securityHeadersHook } from './edge';
 
+export { parseBucket, type Bucket } from './rate-limit';
+
 export interface RateLimits {
   /** Per client address. */
   client?: Bucket | false;
@@ -91,7 +93,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     UPSTREAMS.map((name) => [name, new Pool(options.upstreams[name], { connections: 64, pipelining: 1, keepAliveTimeout: 30_000 })]),
   );
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const limits = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
+  // An unset limit (undefined) takes its default; `false` turns it off.
+  const limits = Object.fromEntries(
+    (Object.keys(DEFAULT_RATE_LIMITS) as Array<keyof RateLimits>).map((k) => [k, options.rateLimits?.[k] ?? DEFAULT_RATE_LIMITS[k]]),
+  ) as Required<RateLimits>;
   const limiter = (bucket: Bucket | false): RateLimiter | undefined => (bucket ? createRateLimiter(bucket) : undefined);
   const perClient = limiter(limits.client);
   const perAccount = limiter(limits.account);
