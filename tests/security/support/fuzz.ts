@@ -63,6 +63,7 @@ export type CaseKind =
   | 'wrong content type'
   | 'huge body'
   | 'invalid parameter'
+  | 'malformed path'
   | 'missing parameter'
   | 'invalid idempotency key'
   | 'undeclared query';
@@ -99,6 +100,19 @@ const brokenParameter = (schema: JsonSchema) =>
     // The oracle labels every case; this only keeps most of them invalid (no filter that could spin).
     .map((s) => (s.length > 0 && !parameterConforms(schema, s) ? s : `${s}\u{1F6D2}${'x'.repeat(300)}`));
 
+/** Marks a path value sent as it is, not percent-encoded: malformed escapes, encoded dots and slashes. */
+const RAW = '\u0001raw:';
+const RAW_SEGMENTS = ['%', '%zz', '%E0%A4%A', '%C0%AF', '%00', '%2e%2e%2f', '..%2f..%2fetc', '%ff%fe', '%F0%9F%9B'];
+
+/** What the service sees of a raw segment: its decoding, or nothing valid when it does not decode. */
+const decodedRaw = (v: string): string | undefined => {
+  try {
+    return decodeURIComponent(v.slice(RAW.length));
+  } catch {
+    return undefined;
+  }
+};
+
 export interface CaseOptions {
   /** Relative weight of valid requests against the invalid kinds' 3–40 each (argon2 endpoints keep it low). */
   validWeight: number;
@@ -126,7 +140,7 @@ export function casesOf(op: Operation, options: CaseOptions): fc.Arbitrary<FuzzC
     const query = new URLSearchParams();
     for (const p of params) {
       const v = values[p.name];
-      if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(v ?? ''));
+      if (p.in === 'path') url = url.replace(`{${p.name}}`, v?.startsWith(RAW) ? v.slice(RAW.length) : encodeURIComponent(v ?? ''));
       else if (v !== undefined) query.append(p.name, v);
     }
     const qs = query.toString();
@@ -138,7 +152,12 @@ export function casesOf(op: Operation, options: CaseOptions): fc.Arbitrary<FuzzC
   };
 
   const label = (c: FuzzCase, values: Record<string, string>, body: unknown, sent: 'json' | 'none' | 'broken'): FuzzCase => {
-    const paramsOk = params.every((p) => (values[p.name] === undefined ? !p.required : parameterConforms(p.schema, values[p.name]!)));
+    const paramsOk = params.every((p) => {
+      const v = values[p.name];
+      if (v === undefined) return !p.required;
+      const text = v.startsWith(RAW) ? decodedRaw(v) : v;
+      return text !== undefined && parameterConforms(p.schema, text);
+    });
     const bodyOk = sent === 'broken' ? false : sent === 'none' ? !op.body?.required || emptyAllowed : bodySchema ? conforms(bodySchema, body) : true;
     const keyOk = !c.headers['idempotency-key'] || /^[\x20-\x7e]{1,255}$/.test(c.headers['idempotency-key']);
     return { ...c, valid: paramsOk && bodyOk && keyOk };
@@ -178,6 +197,16 @@ export function casesOf(op: Operation, options: CaseOptions): fc.Arbitrary<FuzzC
         .chain(([values, p, b]) => p.bad.map((bad) => [{ ...values, [p.name]: bad }, b] as const))
         .map(([values, b]) => label(build('invalid parameter', values, b === undefined ? undefined : { text: JSON.stringify(b) }), values, b, b === undefined ? 'none' : 'json')),
     });
+    const inPath = params.filter((p) => p.in === 'path');
+    if (inPath.length > 0) {
+      arms.push({
+        weight: 10,
+        arbitrary: fc.tuple(validParams, fc.constantFrom(...inPath), fc.constantFrom(...RAW_SEGMENTS), validBody).map(([values, p, raw, b]) => {
+          const odd = { ...values, [p.name]: `${RAW}${raw}` };
+          return label(build('malformed path', odd, b === undefined ? undefined : { text: JSON.stringify(b) }), odd, b, b === undefined ? 'none' : 'json');
+        }),
+      });
+    }
     const required = params.filter((p) => p.required && p.in === 'query');
     if (required.length > 0) {
       arms.push({
@@ -244,7 +273,10 @@ export async function runCases(pool: Pool, operation: string, cases: FuzzCase[],
     while (next < cases.length) {
       const c = cases[next++]!;
       const res = await pool.request({ method: c.method as 'GET', path: c.url, headers: c.headers, body: c.body, headersTimeout: 30_000, bodyTimeout: 30_000 });
-      const text = await res.body.text();
+      // A live stream (server-sent events) never ends: its status and headers are the answer.
+      const streaming = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
+      if (streaming) res.body.destroy();
+      const text = streaming ? '' : await res.body.text();
       tally.tried++;
       tally.byKind[c.kind] = (tally.byKind[c.kind] ?? 0) + 1;
       if (c.valid) tally.valid++;

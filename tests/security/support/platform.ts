@@ -15,24 +15,20 @@ export interface RateLimit {
 export interface SecurityPlatformOptions {
   seed?: boolean;
   /** identity: e.g. a short access-token lifetime to see tokens expire. */
-  identity?: { accessTokenTtlSeconds?: number };
-  /** gateway rate limits; the fuzzing platform raises them out of the way. */
-  rateLimits?: { client?: RateLimit; account?: RateLimit; signIn?: RateLimit };
+  identity?: EmbeddedOptions['identity'];
+  /** gateway rate limits: off unless a suite sets them (the rate-limit suite does). */
+  rateLimits?: { client?: RateLimit | false; account?: RateLimit | false; signIn?: RateLimit | false };
 }
 
-/** Limits no suite reaches except the rate-limit suite, which sets its own. */
-export const NO_LIMIT: RateLimit = { burst: 1_000_000, perSecond: 1_000_000 };
-
 export async function startSecurityPlatform(options: SecurityPlatformOptions = {}): Promise<EmbeddedPlatform> {
-  const embedded: EmbeddedOptions & Record<string, unknown> = {
+  return startEmbedded({
     port: 0,
     logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
     seed: options.seed ?? false,
     admin: TEST_ADMIN,
     identity: options.identity,
-    gateway: { rateLimits: { client: NO_LIMIT, account: NO_LIMIT, signIn: NO_LIMIT, ...options.rateLimits } },
-  };
-  return startEmbedded(embedded);
+    gateway: { rateLimits: { client: false, account: false, signIn: false, ...options.rateLimits } },
+  });
 }
 
 export interface Answer {

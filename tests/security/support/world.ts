@@ -20,7 +20,10 @@ export interface Order {
   items: Array<{ productId: string; quantity: number; unitPrice: number; lineTotal: number }>;
 }
 
-const idempotent = () => ({ 'idempotency-key': randomBytes(12).toString('hex') });
+/** Private data of the owner that must never reach another shopper. */
+export const OWNER_ADDRESS = { name: 'Ada Owner', line1: '1 Secret Lane', city: 'Berlin', postalCode: '10115', country: 'DE' };
+
+export const idempotent = () => ({ 'idempotency-key': randomBytes(12).toString('hex') });
 
 /** The test admin; before the platform creates one (`startEmbedded({ admin })`), a session without a token. */
 export async function adminSession(url: string): Promise<Session> {
@@ -50,7 +53,7 @@ export async function createProduct(url: string, staff: Session, options: { pric
 export async function placeOrder(url: string, shopper: Session, productId: string, options: { quantity?: number; paymentToken?: string } = {}): Promise<Order> {
   const res = await call(url, 'POST', '/api/orders', {
     headers: { ...shopper.headers, ...idempotent() },
-    body: { customer_id: shopper.id, items: [{ product_id: productId, quantity: options.quantity ?? 1 }], payment_method: 'credit_card', ...(options.paymentToken ? { payment_token: options.paymentToken } : {}) },
+    body: { customer_id: shopper.id, items: [{ product_id: productId, quantity: options.quantity ?? 1 }], payment_method: 'credit_card', shipping_address: OWNER_ADDRESS, ...(options.paymentToken ? { payment_token: options.paymentToken } : {}) },
   });
   if (res.status !== 201) throw new Error(`placing an order: ${res.status} ${res.text}`);
   return res.json as unknown as Order;

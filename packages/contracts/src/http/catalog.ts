@@ -3,6 +3,19 @@ import { Currency } from '../common';
 
 const Text = (max: number) => z.string().trim().min(1).max(max);
 
+/** The largest price in minor units. */
+const MAX_PRICE = 10_000_000_00;
+
+/**
+ * A price bound in a query string: digits only (a blank `minPrice=` is not 0) and no more than a
+ * price can be (beyond it PostgreSQL's integer overflows: a 500 instead of a 400).
+ */
+const QueryPrice = z
+  .string()
+  .regex(/^\d{1,10}$/, 'must be a whole number of minor units')
+  .transform(Number)
+  .pipe(z.number().int().min(0).max(MAX_PRICE));
+
 export const Product = z
   .object({
     id: z.string(),
@@ -29,7 +42,7 @@ export const CreateProductRequest = z
     description: z.string().trim().max(5000).default(''),
     category: z.string().trim().regex(/^[a-z0-9][a-z0-9-]{0,49}$/, 'must be a lower-case slug'),
     imageUrl: z.string().url().max(2000).nullable().default(null),
-    price: z.object({ amount: z.number().int().min(0).max(10_000_000_00), currency: Currency }),
+    price: z.object({ amount: z.number().int().min(0).max(MAX_PRICE), currency: Currency }),
     active: z.boolean().default(true),
   })
   .strict();
@@ -47,8 +60,8 @@ export const ListProductsQuery = z
   .object({
     q: z.string().trim().min(1).max(100).optional().describe('text search over name and description'),
     category: z.string().trim().max(50).optional(),
-    minPrice: z.coerce.number().int().min(0).optional(),
-    maxPrice: z.coerce.number().int().min(0).optional(),
+    minPrice: QueryPrice.optional(),
+    maxPrice: QueryPrice.optional(),
     sort: ProductSort.default('name'),
     page: z.coerce.number().int().min(1).max(10_000).default(1),
     limit: z.coerce.number().int().min(1).max(100).default(20),

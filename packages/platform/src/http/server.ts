@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import {
@@ -83,6 +83,16 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Errors the router raises before any route runs (a path parameter over 100 characters, a
+    // malformed percent-encoding) are problem documents too, not Fastify's own JSON.
+    frameworkErrors: (error, _request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const status = tooLong ? 414 : 400;
+      const problem = problemDocument(status, tooLong ? 'REQUEST.URI_TOO_LONG' : 'REQUEST.BAD_URL', tooLong ? 'A path segment is too long.' : 'The request URL is malformed.', {
+        errors: [{ field: 'path', message: tooLong ? 'is too long' : 'is malformed' }],
+      });
+      void (reply as unknown as FastifyReply).code(status).type(PROBLEM_CONTENT_TYPE).send(problem);
+    },
     // One child logger per request carrying both ids (instead of Fastify's child and then ours).
     childLoggerFactory: (logger, bindings, childOptions, raw) =>
       logger.child({ ...bindings, correlationId: correlationIdOf((raw as IncomingMessage).headers[CORRELATION_ID], String(bindings.requestId ?? bindings.reqId ?? '')) }, childOptions),
