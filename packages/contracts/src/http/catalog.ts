@@ -34,21 +34,35 @@ export type Product = z.infer<typeof Product>;
 
 export const ProductId = z.string().regex(/^[\w-]{1,64}$/, 'must be a product id');
 
+/** The fields staff set on a product; creating fills in defaults, updating must not. */
+const ProductFields = {
+  name: Text(200),
+  description: z.string().trim().max(5000),
+  category: z.string().trim().regex(/^[a-z0-9][a-z0-9-]{0,49}$/, 'must be a lower-case slug'),
+  imageUrl: z.string().url().max(2000).nullable(),
+  price: z.object({ amount: z.number().int().min(0).max(MAX_PRICE), currency: Currency }),
+  active: z.boolean(),
+};
+
 export const CreateProductRequest = z
   .object({
     id: ProductId.optional().describe('optional: chosen id; assigned when absent'),
     sku: z.string().trim().regex(/^[A-Z0-9][A-Z0-9-]{1,39}$/, 'must be 2–40 upper-case letters, digits or dashes'),
-    name: Text(200),
-    description: z.string().trim().max(5000).default(''),
-    category: z.string().trim().regex(/^[a-z0-9][a-z0-9-]{0,49}$/, 'must be a lower-case slug'),
-    imageUrl: z.string().url().max(2000).nullable().default(null),
-    price: z.object({ amount: z.number().int().min(0).max(MAX_PRICE), currency: Currency }),
-    active: z.boolean().default(true),
+    ...ProductFields,
+    description: ProductFields.description.default(''),
+    imageUrl: ProductFields.imageUrl.default(null),
+    active: ProductFields.active.default(true),
   })
   .strict();
 export type CreateProductRequest = z.infer<typeof CreateProductRequest>;
 
-export const UpdateProductRequest = CreateProductRequest.omit({ id: true, sku: true })
+/**
+ * Only the fields sent change. Built from the fields without their defaults: a `.partial()` of
+ * the create schema would fill in `description: ''`, `imageUrl: null` and `active: true` for
+ * every field left out (zod 4 applies defaults inside optional), wiping them on each update.
+ */
+export const UpdateProductRequest = z
+  .object(ProductFields)
   .partial()
   .strict()
   .refine((v) => Object.keys(v).length > 0, { message: 'must change at least one field' });
