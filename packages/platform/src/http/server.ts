@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
+  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -194,6 +195,9 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
       info: { title: `Emporium ${service}`, description: options.description ?? '', version: '0.1.0' },
     },
     transform: jsonSchemaTransform,
+    // Puts the schemas with a meta id (Order, ShippingAddress, Problem…) under components.schemas:
+    // without it every `$ref` in the document pointed at nothing.
+    transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
