@@ -40,21 +40,31 @@ export function callerOf(op: Operation): Caller {
 const strongPassword = fc.tuple(fc.constantFrom('Fuzzy', 'Orbit', 'Quartz', 'Lantern'), fc.stringMatching(/^[a-z0-9]{8,16}$/)).map(([w, s]) => `${w} ${s} 7!`);
 
 function hintsFor(op: Operation, world: World, customer: Session): Hints {
-  const products = fc.constantFrom(world.productId, 'sec-missing');
+  // Mostly things that exist and amounts that fit, so valid requests reach the success path too.
+  const products = fc.oneof({ weight: 9, arbitrary: fc.constant(world.productId) }, { weight: 1, arbitrary: fc.constant('sec-missing') });
   const own = fc.constant(customer.id);
+  const few = fc.integer({ min: 1, max: 2 });
   switch (op.service) {
     case 'catalog':
       return op.method === 'POST' ? {} : { id: products };
     case 'cart':
-      return { customerId: own, productId: products, code: fc.constantFrom('WELCOME10', 'SAVE5', 'NOPE123') };
+      return { customerId: own, productId: products, quantity: few, code: fc.constantFrom('WELCOME10', 'SAVE5', 'NOPE123') };
     case 'inventory':
       return { productId: products };
     case 'orders':
       return op.path.startsWith('/ops/')
         ? {}
-        : { id: fc.constantFrom(world.openOrder.id, world.shippedOrder.id), customer_id: own, customerId: own, product_id: products, payment_token: fc.constantFrom('tok_success', 'tok_declined') };
+        : {
+            id: fc.constantFrom(world.openOrder.id, world.shippedOrder.id),
+            customer_id: own,
+            customerId: own,
+            items: fc.array(fc.record({ product_id: products, quantity: few }), { minLength: 1, maxLength: 2 }),
+            payment_token: fc.constantFrom('tok_success', 'tok_declined'),
+          };
     case 'payments':
-      return op.path.startsWith('/ops/') ? {} : { paymentId: fc.constant(world.paymentId), orderId: fc.constant(world.shippedOrder.id) };
+      return op.path.startsWith('/ops/')
+        ? {}
+        : { paymentId: fc.constant(world.paymentId), orderId: fc.constant(world.shippedOrder.id), number: fc.constantFrom('4242424242424242', '4000 0000 0000 0002', '5555555555554444'), expYear: fc.integer({ min: 2030, max: 2040 }) };
     case 'shipping':
       return op.path.startsWith('/ops/') ? {} : { shipmentId: fc.constant(world.shipmentId), orderId: fc.constant(world.shippedOrder.id) };
     case 'identity':

@@ -29,7 +29,23 @@ export interface Operation {
 }
 
 interface OpenApiDocument {
+  components?: { schemas?: Record<string, JsonSchema> };
   paths: Record<string, Record<string, { parameters?: Array<Parameter & { in: string }>; requestBody?: { required?: boolean; content?: Record<string, { schema?: JsonSchema }> } }>>;
+}
+
+/** The schema with every `#/components/schemas/…` reference replaced by what it names (a dangling one fails loudly). */
+function resolveRefs(schema: unknown, doc: OpenApiDocument, seen: string[] = []): JsonSchema {
+  if (Array.isArray(schema)) return schema.map((s) => resolveRefs(s, doc, seen)) as unknown as JsonSchema;
+  if (!schema || typeof schema !== 'object') return schema as JsonSchema;
+  const ref = (schema as { $ref?: string }).$ref;
+  if (ref) {
+    const name = ref.replace('#/components/schemas/', '');
+    const target = doc.components?.schemas?.[name];
+    if (!target) throw new Error(`the OpenAPI document refers to ${ref}, which it does not define`);
+    if (seen.includes(name)) return {};
+    return resolveRefs(target, doc, [...seen, name]);
+  }
+  return Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, resolveRefs(v, doc, seen)])) as JsonSchema;
 }
 
 /** Every operation of a service's OpenAPI document, at its public path (`/ops/…` moves under `/ops/{service}/…`). */
@@ -38,8 +54,11 @@ export function operationsOf(service: string, doc: OpenApiDocument): Operation[]
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(methods)) {
       if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
-      const parameters = (op.parameters ?? []).filter((p): p is Parameter => p.in === 'path' || p.in === 'query' || p.in === 'header');
-      const schema = op.requestBody?.content?.['application/json']?.schema;
+      const parameters = (op.parameters ?? [])
+        .filter((p): p is Parameter => p.in === 'path' || p.in === 'query' || p.in === 'header')
+        .map((p) => ({ ...p, schema: resolveRefs(p.schema, doc) }));
+      const raw = op.requestBody?.content?.['application/json']?.schema;
+      const schema = raw ? resolveRefs(raw, doc) : undefined;
       operations.push({
         service,
         method: method.toUpperCase(),
@@ -275,7 +294,10 @@ export async function runCases(pool: Pool, operation: string, cases: FuzzCase[],
       const res = await pool.request({ method: c.method as 'GET', path: c.url, headers: c.headers, body: c.body, headersTimeout: 30_000, bodyTimeout: 30_000 });
       // A live stream (server-sent events) never ends: its status and headers are the answer.
       const streaming = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
-      if (streaming) res.body.destroy();
+      if (streaming) {
+        res.body.on('error', () => undefined); // destroying it rejects the read with an AbortError
+        res.body.destroy();
+      }
       const text = streaming ? '' : await res.body.text();
       tally.tried++;
       tally.byKind[c.kind] = (tally.byKind[c.kind] ?? 0) + 1;
