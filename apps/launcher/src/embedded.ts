@@ -19,6 +19,8 @@ export interface EmbeddedOptions {
   seed?: boolean;
   /** Passed to orders: how long stock stays reserved for an unpaid order. */
   reservationTtlMs?: number;
+  /** The built storefront the gateway serves at `/` (see `ensureStorefrontBuilt`). */
+  storefrontDir?: string;
 }
 
 export interface EmbeddedPlatform {
@@ -87,6 +89,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       shipping: running.shipping!.url,
       identity: running.identity!.url,
     },
+    storefrontDir: options.storefrontDir,
   });
   await gateway.app.listen({ port: options.port ?? 3000, host });
   const { port } = gateway.app.server.address() as AddressInfo;

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { loadConfigOrExit } from '@emporium/platform';
 import { startEmbedded } from './embedded';
+import { ensureStorefrontBuilt } from './storefront';
 
 const config = loadConfigOrExit('emporium', z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('public port of the gateway'),
@@ -31,14 +32,15 @@ try {
 writeFileSync(lockFile, String(process.pid));
 
 process.stderr.write(`Emporium is starting (embedded mode, data in ${dataDir}) …\n`);
-const platform = await startEmbedded({ dataDir: join(dataDir, 'pglite'), port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL, seed: config.SEED_DEMO === 'true' });
+const storefrontDir = ensureStorefrontBuilt((m) => process.stderr.write(`${m}\n`));
+const platform = await startEmbedded({ dataDir: join(dataDir, 'pglite'), port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL, seed: config.SEED_DEMO === 'true', storefrontDir });
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 const rss = Math.round(process.memoryUsage().rss / 1024 / 1024);
 const u = platform.url;
 process.stderr.write(`
 Emporium is running — ready in ${seconds} s, ${rss} MB of memory${platform.seeded ? ', demo store seeded' : ''}.
 
-  Gateway           ${u}/
+  Storefront        ${u}/
   Products          ${u}/products?q=lamp
   Cart              ${u}/cart/123
   Place an order    curl -X POST ${u}/api/orders -H 'content-type: application/json' \\

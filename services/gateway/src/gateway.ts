@@ -3,6 +3,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { AppError, createHttpApp, type HttpApp, type Logger, type Metrics } from '@emporium/platform';
 import { opsPathOf, ROUTES, UPSTREAMS, type Upstream } from './routes';
+import { registerStorefront } from './storefront';
 
 export interface GatewayOptions {
   logger: Logger;
@@ -13,6 +14,8 @@ export interface GatewayOptions {
   bodyLimit?: number;
   /** Upstream response timeout. Default 10 s. */
   timeoutMs?: number;
+  /** The built web storefront (`apps/storefront/dist`), served at `/` and `/assets/*`; without it `/` answers a JSON index. */
+  storefrontDir?: string;
 }
 
 export interface Gateway {
@@ -118,7 +121,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return reply.send(res.body);
   });
 
-  app.get('/', { schema: { hide: true } }, async () => ({
+  if (options.storefrontDir) registerStorefront(app, { root: options.storefrontDir });
+  else app.get('/', { schema: { hide: true } }, async () => ({
     name: 'Emporium',
     description: 'Open-source e-commerce platform. The storefront arrives here in a later release; the APIs are below.',
     apis: Object.fromEntries(ROUTES.map((r) => [r.prefix, { service: r.service, openapi: `/api-docs/${r.service}` }])),

@@ -1,0 +1,99 @@
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import type { Cart } from '@emporium/contracts';
+import { ApiError, createApiClient, type ApiClient } from './lib/api';
+import { createSessionStore, type Session } from './lib/session';
+import type { ProcessorConfig } from './lib/processor';
+
+export interface StoreConfig {
+  paymentProcessor: ProcessorConfig;
+}
+
+interface Store {
+  api: ApiClient;
+  session: Session | undefined;
+  cart: Cart | undefined;
+  cartError: string | undefined;
+  /** Re-reads the cart (after a change, or to see availability move). */
+  refreshCart(): Promise<Cart | undefined>;
+  setCart(cart: Cart): void;
+  /** Says something to screen readers (and shows it in the status bar). */
+  announce(message: string): void;
+  announcement: string;
+  loadConfig(): Promise<StoreConfig>;
+  cartPath(suffix?: string): string;
+}
+
+const StoreContext = createContext<Store | undefined>(undefined);
+
+export function useStore(): Store {
+  const store = useContext(StoreContext);
+  if (!store) throw new Error('useStore outside StoreProvider');
+  return store;
+}
+
+export function StoreProvider({ children }: { children: ReactNode }) {
+  const sessions = useMemo(() => createSessionStore(window.localStorage), []);
+  const api = useMemo(() => createApiClient({ store: sessions }), [sessions]);
+  const [session, setSession] = useState<Session | undefined>(sessions.get());
+  const [cart, setCart] = useState<Cart | undefined>();
+  const [cartError, setCartError] = useState<string | undefined>();
+  const [announcement, setAnnouncement] = useState('');
+  const configRef = useRef<Promise<StoreConfig> | undefined>(undefined);
+
+  useEffect(() => sessions.subscribe(setSession), [sessions]);
+
+  // Another tab signing in or out changes the session here too.
+  useEffect(() => {
+    const onStorage = (event: StorageEvent) => {
+      if (event.key === 'emporium.session') window.location.reload();
+    };
+    window.addEventListener('storage', onStorage);
+    return () => window.removeEventListener('storage', onStorage);
+  }, []);
+
+  const refreshCart = useCallback(async () => {
+    try {
+      const current = await api.ensureSession();
+      const fresh = await api.request<Cart>('GET', `/cart/${encodeURIComponent(current.id)}`);
+      // The session may have changed (sign-in) while this was in flight.
+      if (sessions.get()?.id === current.id) {
+        setCart(fresh);
+        setCartError(undefined);
+      }
+      return fresh;
+    } catch (error) {
+      setCartError(error instanceof ApiError ? error.message : 'The cart could not be loaded.');
+      return undefined;
+    }
+  }, [api, sessions]);
+
+  useEffect(() => {
+    setCart(undefined);
+    void refreshCart();
+  }, [session?.id, refreshCart]);
+
+  const announce = useCallback((message: string) => {
+    // Clearing first makes a repeated message be read again.
+    setAnnouncement('');
+    window.setTimeout(() => setAnnouncement(message), 50);
+  }, []);
+
+  const loadConfig = useCallback(() => {
+    configRef.current ??= fetch('/storefront/config.json', { headers: { accept: 'application/json' } }).then(async (res) => {
+      if (!res.ok) {
+        configRef.current = undefined;
+        throw new Error('Card payments are not available right now (the store has no payment processor configured). Please try again later.');
+      }
+      return (await res.json()) as StoreConfig;
+    }, (error: unknown) => {
+      configRef.current = undefined;
+      throw error;
+    });
+    return configRef.current;
+  }, []);
+
+  const cartPath = useCallback((suffix = '') => `/cart/${encodeURIComponent(sessions.get()?.id ?? '')}${suffix}`, [sessions]);
+
+  const value: Store = { api, session, cart, cartError, refreshCart, setCart, announce, announcement, loadConfig, cartPath };
+  return <StoreContext.Provider value={value}>{children}</StoreContext.Provider>;
+}
