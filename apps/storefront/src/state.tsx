@@ -72,10 +72,13 @@ export function StoreProvider({ children }: { children: ReactNode }) {
     void refreshCart();
   }, [session?.id, refreshCart]);
 
+  const clearTimer = useRef<number | undefined>(undefined);
   const announce = useCallback((message: string) => {
-    // Clearing first makes a repeated message be read again.
+    // Clearing first makes a repeated message be read again; the toast goes after a while.
     setAnnouncement('');
+    window.clearTimeout(clearTimer.current);
     window.setTimeout(() => setAnnouncement(message), 50);
+    clearTimer.current = window.setTimeout(() => setAnnouncement(''), 7000);
   }, []);
 
   const loadConfig = useCallback(() => {

@@ -9,9 +9,10 @@ export function ProductImage({ name, category, large }: { name: string; category
     .slice(0, 2)
     .map((w) => w[0]?.toUpperCase() ?? '')
     .join('');
-  const tone = ['lighting', 'furniture', 'kitchen', 'electronics', 'garden', 'textiles', 'books', 'outdoor'].indexOf(category);
+  let hash = 0;
+  for (const ch of category) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
   return (
-    <div className={`product-image tone-${tone === -1 ? 'x' : tone}${large ? ' large' : ''}`} aria-hidden="true">
+    <div className={`product-image ${category ? `tile-${hash % 8}` : ''}${large ? ' large' : ''}`} aria-hidden="true">
       {initials}
     </div>
   );

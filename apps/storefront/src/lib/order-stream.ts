@@ -12,6 +12,9 @@ export interface WatchOptions {
   onError?: (error: unknown) => void;
 }
 
+/** Orders just placed, so their page shows them at once (then follows them live). */
+export const recentOrders = new Map<string, OrderView>();
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { OrderView } from '@emporium/contracts';
 import { ApiError, newIdempotencyKey } from '../lib/api';
 import { COUNTRIES, parseExpiry, validateAddress, validateCard, type AddressForm, type CardForm, type Errors } from '../lib/checkout';
+import { recentOrders } from '../lib/order-stream';
 import { CardError, tokenizeCard } from '../lib/processor';
 import { navigate } from '../lib/router';
 import { useStore } from '../state';
@@ -80,6 +81,7 @@ export function CheckoutView() {
         payment_token: token.id,
         shipping_address: shippingAddress,
       });
+      recentOrders.set(order.id, order);
       announce('Your order was placed.');
       navigate({ name: 'order', id: order.id, placed: true });
     } catch (error) {
@@ -171,7 +173,7 @@ export function CheckoutView() {
             <p className="muted small">Your card details go straight to our payment processor; Emporium never sees or stores them.</p>
             <Field label="Card number" name="cardnumber" autoComplete="cc-number" inputMode="numeric" value={card.number} onChange={setC('number')} error={cardErrors.number} required />
             <div className="field-row">
-              <Field label="Expiry date" hint="MM/YY" name="cc-exp" autoComplete="cc-exp" placeholder="MM/YY" value={card.expiry} onChange={setC('expiry')} error={cardErrors.expiry} required />
+              <Field label="Expiry date (MM/YY)" name="cc-exp" autoComplete="cc-exp" placeholder="MM/YY" value={card.expiry} onChange={setC('expiry')} error={cardErrors.expiry} required />
               <Field label="Security code (CVC)" name="cvc" autoComplete="cc-csc" inputMode="numeric" value={card.cvc} onChange={setC('cvc')} error={cardErrors.cvc} required />
             </div>
           </fieldset>

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { Cart, OrderView as Order } from '@emporium/contracts';
 import { ApiError, newIdempotencyKey } from '../lib/api';
-import { watchOrder } from '../lib/order-stream';
+import { recentOrders, watchOrder } from '../lib/order-stream';
 import { STATUS, statusLabel } from '../lib/order-status';
 import { hrefOf } from '../lib/router';
 import { useStore } from '../state';
@@ -61,10 +61,10 @@ function Timeline({ order }: { order: Order }) {
 
 export function OrderView({ id, placed }: { id: string; placed: boolean }) {
   const { api, refreshCart } = useStore();
-  const [order, setOrder] = useState<Order>();
+  const [order, setOrder] = useState<Order | undefined>(() => recentOrders.get(id));
   const [error, setError] = useState<string>();
   const [mode, setMode] = useState<'stream' | 'polling'>();
-  const lastStatus = useRef<string | undefined>(undefined);
+  const lastStatus = useRef<string | undefined>(recentOrders.get(id)?.status);
   const [liveMessage, setLiveMessage] = useState('');
 
   useEffect(() => {
@@ -91,7 +91,9 @@ export function OrderView({ id, placed }: { id: string; placed: boolean }) {
     if (order?.terminal) void refreshCart();
   }, [order?.terminal, refreshCart]);
 
+  const failed = order !== undefined && STATUS[order.status]?.tone === 'bad';
   const title = placed ? 'Thank you for your order' : 'Your order';
+  const heading = failed ? (order.status === 'payment_failed' ? 'Your payment did not go through' : 'Your order could not be completed') : title;
   if (error && !order) {
     return (
       <Page title="Order not found">
@@ -108,7 +110,7 @@ export function OrderView({ id, placed }: { id: string; placed: boolean }) {
   }
   const tone = STATUS[order.status]?.tone ?? 'wait';
   return (
-    <Page title={title}>
+    <Page title={title} heading={heading}>
       <p>
         Order number <strong data-testid="order-id">{order.id}</strong>, placed {when(order.createdAt)}.
       </p>
