@@ -58,12 +58,12 @@ export interface HttpResult {
 
 export function client(baseUrl: string, connections = 128) {
   const pool = new Pool(baseUrl, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
-  const request = async (method: string, path: string, body?: unknown): Promise<HttpResult> => {
+  const request = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult> => {
     const started = performance.now();
     const res = await pool.request({
       method: method as 'GET',
       path,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
       headersTimeout: 30_000,
       bodyTimeout: 30_000,

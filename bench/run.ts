@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dropServiceDatabases, startDistributed, SERVICE_NAMES } from '@emporium/launcher/distributed';
+import { NO_RATE_LIMITS_ENV, signInStaff, TEST_ADMIN, type Session } from '../tests/support/auth';
 import { client, closedLoop, machine, percentiles, round, sampleProcesses, type HttpResult } from './lib';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -54,7 +55,7 @@ async function startEmbeddedChild(): Promise<Platform> {
   const dir = mkdtempSync(join(tmpdir(), 'emporium-bench-'));
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'apps/launcher/src/start-embedded.ts')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '3900', DATA_DIR: dir, SEED_DEMO: 'false', LOG_LEVEL: 'warn' },
+    env: { ...process.env, PORT: '3900', DATA_DIR: dir, SEED_DEMO: 'false', LOG_LEVEL: 'warn', IDENTITY_ADMIN_EMAIL: TEST_ADMIN.email, IDENTITY_ADMIN_PASSWORD: TEST_ADMIN.password, ...NO_RATE_LIMITS_ENV },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitReady('http://127.0.0.1:3900');
@@ -70,12 +71,21 @@ async function startEmbeddedChild(): Promise<Platform> {
 
 async function startDistributedBench(): Promise<Platform> {
   await dropServiceDatabases('emporium_bench');
-  const platform = await startDistributed({ gatewayPort: 3800, servicePortBase: 3800, databasePrefix: 'emporium_bench', logLevel: 'warn' });
+  const platform = await startDistributed({ gatewayPort: 3800, servicePortBase: 3800, databasePrefix: 'emporium_bench', logLevel: 'warn', admin: TEST_ADMIN, env: { gateway: NO_RATE_LIMITS_ENV } });
   const pids = Object.fromEntries([...SERVICE_NAMES, 'gateway' as const].map((n) => [n, platform.pid(n)!]));
   return { url: platform.url, pids, stop: platform.stop };
 }
 
-async function setupProducts(http: ReturnType<typeof client>, run: string): Promise<string[]> {
+/** A new visitor: a guest session, as the storefront opens one. */
+async function guestSession(http: ReturnType<typeof client>): Promise<{ id: string; headers: Record<string, string> }> {
+  const res = await http.request('POST', '/auth/guest', {});
+  if (res.status !== 201) throw new Error(`guest session: ${res.status} ${JSON.stringify(res.body)}`);
+  const body = res.body as { accessToken: string; guest: { id: string } };
+  return { id: body.guest.id, headers: { authorization: `Bearer ${body.accessToken}` } };
+}
+
+async function setupProducts(http: ReturnType<typeof client>, staff: Session): Promise<string[]> {
+  const run = Math.random().toString(36).slice(2, 7);
   const ids: string[] = [];
   for (let i = 0; i < PRODUCTS; i++) {
     const id = `bench-${run}-${i}`;
@@ -86,20 +96,21 @@ async function setupProducts(http: ReturnType<typeof client>, run: string): Prom
       description: 'A product for the benchmark',
       category: 'bench',
       price: { amount: 1000 + i, currency: 'EUR' },
-    });
+    }, staff.headers);
     if (res.status !== 201) throw new Error(`product: ${res.status} ${JSON.stringify(res.body)}`);
     ids.push(id);
   }
   for (const id of ids) {
     for (;;) {
-      const res = await http.request('POST', `/inventory/${id}/update`, { set: 1_000_000, reason: 'bench stock' });
+      const res = await http.request('POST', `/inventory/${id}/update`, { set: 1_000_000, reason: 'bench stock' }, staff.headers);
       if (res.status === 200) break;
       await new Promise((r) => setTimeout(r, 50));
     }
   }
   // The cart learns prices from catalog events: wait until it can add the last product.
+  const probe = await guestSession(http);
   for (;;) {
-    const res = await http.request('POST', `/cart/bench-probe-${run}/add`, { productId: ids[ids.length - 1], quantity: 1 });
+    const res = await http.request('POST', `/cart/${probe.id}/add`, { productId: ids[ids.length - 1], quantity: 1 }, probe.headers);
     if (res.status === 200) break;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -120,7 +131,7 @@ interface CheckoutStep {
 }
 
 /** Open model: a new virtual customer every 1/rate s, whatever the system's response times. */
-async function checkoutStep(http: ReturnType<typeof client>, ids: string[], rate: number, pids: Record<string, number>, tag: string): Promise<CheckoutStep> {
+async function checkoutStep(http: ReturnType<typeof client>, ids: string[], rate: number, pids: Record<string, number>, staff: Session): Promise<CheckoutStep> {
   const orders: Array<{ id: string }> = [];
   const acceptance: number[] = [];
   let errors = 0;
@@ -134,20 +145,20 @@ async function checkoutStep(http: ReturnType<typeof client>, ids: string[], rate
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     offered++;
-    const customer = `bench-${tag}-${rate}-${i}`;
     const product = ids[i % ids.length]!;
     journeys.push(
       (async () => {
         try {
           const steps: HttpResult[] = [];
-          steps.push(await http.request('GET', '/products?category=bench&limit=20'));
-          steps.push(await http.request('GET', `/products/${product}`));
-          steps.push(await http.request('POST', `/cart/${customer}/add`, { productId: product, quantity: 1 }));
+          const shopper = await guestSession(http);
+          steps.push(await http.request('GET', '/products?category=bench&limit=20', undefined, shopper.headers));
+          steps.push(await http.request('GET', `/products/${product}`, undefined, shopper.headers));
+          steps.push(await http.request('POST', `/cart/${shopper.id}/add`, { productId: product, quantity: 1 }, shopper.headers));
           if (steps.some((s) => s.status >= 400)) {
             errors++;
             return;
           }
-          const placed = await http.request('POST', '/api/orders', { customer_id: customer, from_cart: true, payment_method: 'credit_card', payment_token: 'tok_success' });
+          const placed = await http.request('POST', '/api/orders', { from_cart: true, payment_method: 'credit_card', payment_token: 'tok_success' }, shopper.headers);
           if (placed.status !== 201) {
             errors++;
             return;
@@ -170,7 +181,7 @@ async function checkoutStep(http: ReturnType<typeof client>, ids: string[], rate
   const pending = new Set(orders.map((o) => o.id));
   while (pending.size > 0 && Date.now() < deadline) {
     for (const id of [...pending].slice(0, 200)) {
-      const res = await http.request('GET', `/api/orders/${id}`);
+      const res = await http.request('GET', `/api/orders/${id}`, undefined, staff.headers);
       const order = res.body as { terminal: boolean; status: string; history: Array<{ status: string; at: string }> };
       if (!order.terminal) continue;
       pending.delete(id);
@@ -218,18 +229,19 @@ async function benchMode(mode: 'embedded' | 'distributed'): Promise<ModeResult> 
   const startSeconds = round((Date.now() - began) / 1000, 1);
   const http = client(platform.url);
   try {
-    const run = Math.random().toString(36).slice(2, 7);
-    const ids = await setupProducts(http, run);
+    const staff = await signInStaff(platform.url);
+    const ids = await setupProducts(http, staff);
     log(`${mode}: product list and search`);
     const productList = await closedLoop(() => http.request('GET', '/products?limit=20'), 32, 5);
     const search = await closedLoop(() => http.request('GET', '/products?q=bench&limit=20'), 32, 5);
     log(`${mode}: add-to-cart latency, one user`);
     const addLatencies: number[] = [];
-    for (let i = 0; i < 300; i++) addLatencies.push((await http.request('POST', `/cart/bench-one-${run}/add`, { productId: ids[i % ids.length], quantity: 1 })).ms);
+    const one = await guestSession(http);
+    for (let i = 0; i < 300; i++) addLatencies.push((await http.request('POST', `/cart/${one.id}/add`, { productId: ids[i % ids.length], quantity: 1 }, one.headers)).ms);
     const steps: CheckoutStep[] = [];
     for (const rate of RATES) {
       log(`${mode}: checkouts at ${rate}/s for ${DURATION} s`);
-      const step = await checkoutStep(http, ids, rate, platform.pids, run);
+      const step = await checkoutStep(http, ids, rate, platform.pids, staff);
       log(`${mode}: ${JSON.stringify({ rate, completedPerSecond: step.completedPerSecond, acceptanceP99: step.acceptance.p99, completedP99: step.completedLatency.p99, errors: step.errors })}`);
       steps.push(step);
       if (step.errors > step.offered * 0.2) break;
@@ -277,7 +289,7 @@ function report(hello: Awaited<ReturnType<typeof helloWorld>>, results: ModeResu
     lines.push(`| product list (\`GET /products?limit=20\`, 32 connections) | ${r.productList.rps} req/s (${round((r.productList.rps / hello.rps) * 100, 0)}% of hello-world), p99 ${round(r.productList.latency.p99)} ms, ${r.productList.errors} errors |`);
     lines.push(`| search (\`GET /products?q=bench\`, 32 connections) | ${r.search.rps} req/s, p99 ${round(r.search.latency.p99)} ms, ${r.search.errors} errors |`);
     lines.push(`| add to cart, one user (p50 / p95 / p99 ms) | ${fmt(r.addToCart)} |`, '');
-    lines.push('Checkouts, open model (each virtual customer: list, product page, add to cart, order from cart with the success card):', '');
+    lines.push('Checkouts, open model (each virtual customer: a guest session, list, product page, add to cart, order from cart with the success card):', '');
     lines.push('| offered/s | offered | completed | completed/s | errors | order acceptance p50/p95/p99 ms | placement → confirmed p50/p95/p99 ms | placement → completed p50/p95/p99 ms | CPU % / peak RSS MB per process |');
     lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const s of r.steps) {

@@ -82,11 +82,15 @@ run('storefront in a browser', () => {
    */
   const STATUS_RECORDER = `
     window.__statuses = [];
+    window.__live = [];
     new MutationObserver(() => {
       const box = document.querySelector('[data-testid="order-status"]');
       const status = box && box.getAttribute('data-status');
+      const live = box && box.getAttribute('data-live');
       if (status && window.__statuses[window.__statuses.length - 1] !== status) window.__statuses.push(status);
-    }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });`;
+      if (live && !window.__live.includes(live)) window.__live.push(live);
+    }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status', 'data-live'] });`;
+  const liveModes = (page: Page) => page.evaluate<string[]>('window.__live');
   const statusesShown = (page: Page) => page.evaluate<string[]>('window.__statuses');
 
   /** Marks the document, so a later check proves the page was never reloaded. */
@@ -151,6 +155,8 @@ run('storefront in a browser', () => {
     const shown = await statusesShown(page);
     expect(shown[0]).toBe('placed');
     expect(shown.at(-1)).toBe('completed');
+    // …over the order's event stream (server-sent events through the gateway), not by polling.
+    expect(await liveModes(page)).toEqual(['stream']);
     expect(await page.getByTestId('order-status').textContent()).toContain('Completed');
     expect(await page.locator('.totals .grand-total dd').textContent()).toBe('€70.20');
     await shot(page, 'order-completed');

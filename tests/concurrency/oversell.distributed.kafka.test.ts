@@ -5,6 +5,7 @@ import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICE_NAMES, startDistributed, type DistributedPlatform } from '@emporium/launcher/distributed';
+import { NO_RATE_LIMITS_ENV, TEST_ADMIN } from '../support/auth';
 import { runOversellStorm } from './oversell';
 
 const PREFIX = 'emporium_conc';
@@ -70,7 +71,7 @@ describe('oversell storm (distributed: a process per service, a second inventory
     await admin(async (client) => {
       for (const name of SERVICE_NAMES) await client.query(`DROP DATABASE IF EXISTS ${PREFIX}_${name} WITH (FORCE)`);
     });
-    platform = await startDistributed({ gatewayPort: 3500, servicePortBase: 3500, databasePrefix: PREFIX, logLevel: 'warn', logDir: LOG_DIR });
+    platform = await startDistributed({ gatewayPort: 3500, servicePortBase: 3500, databasePrefix: PREFIX, logLevel: 'warn', logDir: LOG_DIR, admin: TEST_ADMIN, env: { gateway: NO_RATE_LIMITS_ENV } });
     // A second inventory instance shares the partitions of order-events: reservations of
     // overlapping orders then really run at the same time, in two processes, on the same rows.
     const log = createWriteStream(join(LOG_DIR, 'inventory-2.log'), { flags: 'a' });

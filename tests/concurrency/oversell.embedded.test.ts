@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { startEmbedded, type EmbeddedPlatform } from '@emporium/launcher/embedded';
+import { NO_RATE_LIMITS, TEST_ADMIN } from '../support/auth';
 import { runOversellStorm } from './oversell';
 
 describe('oversell storm (embedded: one process, PGlite, in-process bus)', () => {
   let platform: EmbeddedPlatform;
   beforeAll(async () => {
-    platform = await startEmbedded({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent' });
+    platform = await startEmbedded({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', admin: TEST_ADMIN, gateway: NO_RATE_LIMITS });
   }, 120_000);
   afterAll(async () => {
     await platform?.stop();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
+import { signInStaff, signUpCustomer, type Session } from '../support/auth';
 
 /**
  * The oversell storm, through the gateway only: two scarce products (A: 60 units, B: 40) and one
@@ -108,10 +109,15 @@ export async function runOversellStorm(options: StormOptions): Promise<StormFigu
   const keyOf = new Map((Object.keys(ids) as Key[]).map((k) => [ids[k], k]));
   const serverErrors: string[] = [];
 
-  const call = async (method: string, path: string, body?: unknown) => {
+  // Staff stock the shop, adjust stock and watch every order; ten shoppers place the orders.
+  const staff = await signInStaff(options.url);
+  const shoppers: Session[] = [];
+  for (let i = 0; i < 10; i++) shoppers.push(await signUpCustomer(options.url));
+
+  const call = async (method: string, path: string, body?: unknown, as: Session = staff) => {
     const res = await fetch(`${options.url}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...as.headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -148,11 +154,10 @@ export async function runOversellStorm(options: StormOptions): Promise<StormFigu
   // consumer group is running before the storm. It counts like any other order.
   const warmUp = await until(async () => {
     const res = await call('POST', '/api/orders', {
-      customer_id: `storm-${run}-warmup`,
       items: (['A', 'B', 'C'] as Key[]).map((k) => ({ product_id: ids[k], quantity: 1 })),
       payment_method: 'credit_card',
       payment_token: 'tok_success',
-    });
+    }, shoppers[0]);
     return res.status === 201 ? (res.body as OrderBody) : undefined;
   }, 'orders to know the storm products');
   const terminal = async (id: string, ms: number) =>
@@ -177,11 +182,10 @@ export async function runOversellStorm(options: StormOptions): Promise<StormFigu
   const [placed, ...lanes] = await Promise.all([
     pooled(plan, concurrency, async (order, i) =>
       call('POST', '/api/orders', {
-        customer_id: `storm-${run}-${i % 50}`,
         items: order.lines.map((l) => ({ product_id: ids[l.key], quantity: l.quantity })),
         payment_method: 'credit_card',
         payment_token: 'tok_success',
-      }),
+      }, shoppers[i % shoppers.length]),
     ).finally(() => {
       placing = false;
     }),

@@ -6,6 +6,7 @@ import { makeEnvelope } from '@emporium/contracts';
 import { createKafkaGroupOps, kafkaNames, type KafkaGroupOps, type Sql } from '@emporium/platform';
 import { dropServiceDatabases, startDistributed, SERVICE_NAMES, type DistributedPlatform } from '@emporium/launcher/distributed';
 import { call, counter, handledCounts, outboxCounts, runCheckouts, snapshotSchema, until, untilQuiet } from './support';
+import { signInStaff, TEST_ADMIN, type Session } from '../support/auth';
 
 const PREFIX = 'emporium_delivery';
 const ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -33,6 +34,8 @@ describe('delivery that is safe to repeat (distributed: a process per service, P
   let platform: DistributedPlatform;
   let ops: KafkaGroupOps;
   const databases = new Map<string, pg.Client>();
+  let staff: Session;
+  const asStaff = (method: string, path: string, body?: unknown) => call(platform.url, method, path, body, staff);
   const serviceUrls = () => Object.fromEntries(SERVICE_NAMES.map((name) => [name, platform.urls[name]]));
 
   beforeAll(async () => {
@@ -43,8 +46,10 @@ describe('delivery that is safe to repeat (distributed: a process per service, P
       databasePrefix: PREFIX,
       logLevel: 'warn',
       logDir: '.data/delivery-logs',
+      admin: TEST_ADMIN,
       env: Object.fromEntries(SERVICE_NAMES.map((name) => [name, { KAFKA_NAMESPACE: NAMESPACE }])),
     });
+    staff = await signInStaff(platform.url);
     ops = createKafkaGroupOps({ brokers: BROKERS, namespace: NAMESPACE });
     for (const name of SERVICE_NAMES) {
       const client = new pg.Client({ connectionString: ADMIN_URL.replace(/\/[^/]*$/, `/${PREFIX}_${name}`) });
@@ -128,8 +133,8 @@ describe('delivery that is safe to repeat (distributed: a process per service, P
   it('when a poison event arrives over Kafka, then it is parked, counted, listed through the gateway, and the partition moves on', async () => {
     const run = randomBytes(3).toString('hex');
     const product = `kpoison-${run}`;
-    expect((await call(platform.url, 'POST', '/products', { id: product, sku: `KPS-${run.toUpperCase()}`, name: 'Kafka poison', category: 'delivery', price: { amount: 100, currency: 'EUR' } })).status).toBe(201);
-    await until(async () => ((await call(platform.url, 'POST', `/inventory/${product}/update`, { set: 10, reason: 'stock' })).status === 200 ? true : undefined), 'inventory to know the product', 60_000);
+    expect((await asStaff('POST', '/products', { id: product, sku: `KPS-${run.toUpperCase()}`, name: 'Kafka poison', category: 'delivery', price: { amount: 100, currency: 'EUR' } })).status).toBe(201);
+    await until(async () => ((await asStaff('POST', `/inventory/${product}/update`, { set: 10, reason: 'stock' })).status === 200 ? true : undefined), 'inventory to know the product', 60_000);
     const placed = (orderId: string, quantity: number) =>
       makeEnvelope({
         type: 'order_placed',
@@ -153,8 +158,8 @@ describe('delivery that is safe to repeat (distributed: a process per service, P
     });
     await producer.disconnect();
 
-    await until(async () => ((await call(platform.url, 'GET', `/inventory/${product}`)).body.reserved === 2 ? true : undefined), 'the later event on the partition to be handled', 60_000);
-    const parked = await until(async () => (await call(platform.url, 'GET', '/ops/inventory/dead-letters')).body.items.find((d: { eventId: string }) => d.eventId === poison.id), 'the poison to be listed', 60_000);
+    await until(async () => ((await asStaff('GET', `/inventory/${product}`)).body.reserved === 2 ? true : undefined), 'the later event on the partition to be handled', 60_000);
+    const parked = await until(async () => (await asStaff('GET', '/ops/inventory/dead-letters')).body.items.find((d: { eventId: string }) => d.eventId === poison.id), 'the poison to be listed', 60_000);
     expect(parked).toMatchObject({ status: 'parked', topic: 'order-events', type: 'order_placed', attempts: 5 });
     expect(parked.error).toMatch(/quantity/);
     expect(await counter(platform.urls.inventory, 'events_dead_lettered_total', { group: 'inventory', topic: 'order-events' })).toBe(1);

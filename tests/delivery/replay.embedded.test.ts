@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbedded, type EmbeddedPlatform } from '@emporium/launcher/embedded';
+import { TEST_ADMIN } from '../support/auth';
 import { HANDLING_SERVICES, handledCounts, outboxCounts, runCheckouts, snapshotSchema, untilQuiet } from './support';
 
 /**
@@ -12,7 +13,7 @@ describe('replaying every topic to every consumer group (embedded)', () => {
   const urls: Record<string, string> = {};
 
   beforeAll(async () => {
-    platform = await startEmbedded({ port: 0, logLevel: 'silent' });
+    platform = await startEmbedded({ port: 0, logLevel: 'silent', admin: TEST_ADMIN });
     for (const name of HANDLING_SERVICES) urls[name] = platform.services[name]!.url;
   }, 120_000);
   afterAll(async () => {

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import type { Sql } from '@emporium/platform';
+import { signInStaff, signUpCustomer, type Session } from '../support/auth';
 
 export const HANDLING_SERVICES = ['cart', 'inventory', 'orders', 'payments', 'shipping', 'catalog'] as const;
 
@@ -14,10 +15,11 @@ export interface Reply {
   body: any;
 }
 
-export async function call(base: string, method: string, path: string, body?: unknown): Promise<Reply> {
+/** A public call through the gateway, signed in as `as` when given. */
+export async function call(base: string, method: string, path: string, body?: unknown, as?: Session): Promise<Reply> {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...as?.headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -61,6 +63,8 @@ export async function untilQuiet(isQuiet: () => Promise<boolean>, what: string, 
  */
 export async function runCheckouts(gateway: string): Promise<Record<string, string>> {
   const run = randomBytes(3).toString('hex');
+  const staff = await signInStaff(gateway);
+  const shopper = await signUpCustomer(gateway);
   const plenty = `dlv-${run}-a`;
   const scarce = `dlv-${run}-b`;
   for (const [id, price, stock] of [[plenty, 2500, 100], [scarce, 999, 1]] as const) {
@@ -70,39 +74,37 @@ export async function runCheckouts(gateway: string): Promise<Record<string, stri
       name: `Delivery ${id}`,
       category: 'delivery',
       price: { amount: price, currency: 'EUR' },
-    });
+    }, staff);
     expect(created.status).toBe(201);
-    await until(async () => ((await call(gateway, 'POST', `/inventory/${id}/update`, { set: stock, reason: 'delivery test stock' })).status === 200 ? true : undefined), `inventory to know ${id}`);
+    await until(async () => ((await call(gateway, 'POST', `/inventory/${id}/update`, { set: stock, reason: 'delivery test stock' }, staff)).status === 200 ? true : undefined), `inventory to know ${id}`);
   }
-  const place = async (customer: string, items: Array<[string, number]>, token?: string) => {
+  const place = async (items: Array<[string, number]>, token?: string) => {
     const placed = await call(gateway, 'POST', '/api/orders', {
-      customer_id: customer,
       items: items.map(([product_id, quantity]) => ({ product_id, quantity })),
       payment_method: 'credit_card',
       ...(token ? { payment_token: token } : {}),
-    });
+    }, shopper);
     expect(placed.status, JSON.stringify(placed.body)).toBe(201);
     return placed.body.id as string;
   };
   const ids: string[] = [];
-  ids.push(await place(`ok-${run}`, [[plenty, 2]], 'tok_success'));
-  ids.push(await place(`declined-${run}`, [[plenty, 1]], 'tok_declined'));
-  ids.push(await place(`short-${run}`, [[plenty, 1], [scarce, 2]], 'tok_success'));
-  const toCancel = await place(`cancel-${run}`, [[plenty, 3]]);
-  await until(async () => ((await call(gateway, 'GET', `/api/orders/${toCancel}`)).body.status === 'awaiting_payment' ? true : undefined), 'awaiting_payment');
-  expect((await call(gateway, 'POST', `/api/orders/${toCancel}/cancel`, { reason: 'changed my mind' })).status).toBe(200);
+  ids.push(await place([[plenty, 2]], 'tok_success'));
+  ids.push(await place([[plenty, 1]], 'tok_declined'));
+  ids.push(await place([[plenty, 1], [scarce, 2]], 'tok_success'));
+  const toCancel = await place([[plenty, 3]]);
+  await until(async () => ((await call(gateway, 'GET', `/api/orders/${toCancel}`, undefined, shopper)).body.status === 'awaiting_payment' ? true : undefined), 'awaiting_payment');
+  expect((await call(gateway, 'POST', `/api/orders/${toCancel}/cancel`, { reason: 'changed my mind' }, shopper)).status).toBe(200);
   ids.push(toCancel);
-  const shopper = `cart-${run}`;
-  expect((await call(gateway, 'POST', `/cart/${shopper}/add`, { productId: plenty, quantity: 2 })).status).toBe(200);
-  expect((await call(gateway, 'POST', '/discounts', { code: `DLV${run.toUpperCase()}`, kind: 'percentage', value: 10 })).status).toBe(201);
-  expect((await call(gateway, 'POST', `/cart/${shopper}/discount`, { code: `DLV${run.toUpperCase()}` })).status).toBe(200);
-  const fromCart = await call(gateway, 'POST', '/api/orders', { customer_id: shopper, from_cart: true, payment_method: 'credit_card', payment_token: 'tok_success' });
+  expect((await call(gateway, 'POST', `/cart/${shopper.id}/add`, { productId: plenty, quantity: 2 }, shopper)).status).toBe(200);
+  expect((await call(gateway, 'POST', '/discounts', { code: `DLV${run.toUpperCase()}`, kind: 'percentage', value: 10 }, staff)).status).toBe(201);
+  expect((await call(gateway, 'POST', `/cart/${shopper.id}/discount`, { code: `DLV${run.toUpperCase()}` }, shopper)).status).toBe(200);
+  const fromCart = await call(gateway, 'POST', '/api/orders', { from_cart: true, payment_method: 'credit_card', payment_token: 'tok_success' }, shopper);
   expect(fromCart.status).toBe(201);
   ids.push(fromCart.body.id as string);
   const statuses: Record<string, string> = {};
   for (const id of ids) {
     statuses[id] = await until(async () => {
-      const order = (await call(gateway, 'GET', `/api/orders/${id}`)).body;
+      const order = (await call(gateway, 'GET', `/api/orders/${id}`, undefined, shopper)).body;
       return order.terminal ? (order.status as string) : undefined;
     }, `order ${id} to finish`);
   }

@@ -1,29 +1,35 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbedded, type EmbeddedPlatform } from '@emporium/launcher/embedded';
+import { signInStaff, signUpCustomer, TEST_ADMIN, type Session } from '../support/auth';
 
 /** Random bodies — mostly wrong, some almost right — at every public POST/DELETE of the seed's paths. */
-const ENDPOINTS: Array<{ method: string; path: string; near: fc.Arbitrary<unknown> }> = [
+const ENDPOINTS: Array<{ method: string; path: string; as: 'shopper' | 'staff'; near: fc.Arbitrary<unknown> }> = [
   {
     method: 'POST',
     path: '/api/orders',
+    as: 'shopper',
     near: fc.record({
       customer_id: fc.oneof(fc.integer(), fc.string(), fc.constant(null)),
       items: fc.array(fc.record({ product_id: fc.oneof(fc.constantFrom(456, '456', 'nope'), fc.integer()), quantity: fc.oneof(fc.integer(), fc.double(), fc.string()) }), { maxLength: 3 }),
       payment_method: fc.constantFrom('credit_card', 'cash', 7),
     }, { requiredKeys: [] }),
   },
-  { method: 'POST', path: '/cart/fuzz/add', near: fc.record({ productId: fc.oneof(fc.constantFrom('456', 'x'), fc.integer()), quantity: fc.oneof(fc.integer(), fc.double(), fc.string()) }, { requiredKeys: [] }) },
-  { method: 'DELETE', path: '/cart/fuzz/remove', near: fc.record({ productId: fc.oneof(fc.constant('456'), fc.integer()), quantity: fc.oneof(fc.integer(), fc.string()) }, { requiredKeys: [] }) },
-  { method: 'POST', path: '/inventory/457/update', near: fc.record({ set: fc.oneof(fc.integer(), fc.double()), adjust: fc.integer(), reason: fc.string() }, { requiredKeys: [] }) },
-  { method: 'POST', path: '/products', near: fc.record({ sku: fc.string(), name: fc.string(), category: fc.string(), price: fc.record({ amount: fc.integer(), currency: fc.string() }) }, { requiredKeys: [] }) },
-  { method: 'POST', path: '/api/payments/tokens', near: fc.record({ number: fc.oneof(fc.constant('4242424242424242'), fc.string()), expMonth: fc.integer(), expYear: fc.integer(), cvc: fc.string() }, { requiredKeys: [] }) },
+  { method: 'POST', path: '/cart/{me}/add', as: 'shopper', near: fc.record({ productId: fc.oneof(fc.constantFrom('456', 'x'), fc.integer()), quantity: fc.oneof(fc.integer(), fc.double(), fc.string()) }, { requiredKeys: [] }) },
+  { method: 'DELETE', path: '/cart/{me}/remove', as: 'shopper', near: fc.record({ productId: fc.oneof(fc.constant('456'), fc.integer()), quantity: fc.oneof(fc.integer(), fc.string()) }, { requiredKeys: [] }) },
+  { method: 'POST', path: '/inventory/457/update', as: 'staff', near: fc.record({ set: fc.oneof(fc.integer(), fc.double()), adjust: fc.integer(), reason: fc.string() }, { requiredKeys: [] }) },
+  { method: 'POST', path: '/products', as: 'staff', near: fc.record({ sku: fc.string(), name: fc.string(), category: fc.string(), price: fc.record({ amount: fc.integer(), currency: fc.string() }) }, { requiredKeys: [] }) },
+  { method: 'POST', path: '/api/payments/tokens', as: 'shopper', near: fc.record({ number: fc.oneof(fc.constant('4242424242424242'), fc.string()), expMonth: fc.integer(), expYear: fc.integer(), cvc: fc.string() }, { requiredKeys: [] }) },
 ];
 
 describe('bad input at the public edge (embedded)', () => {
   let platform: EmbeddedPlatform;
+  const sessions = {} as Record<'shopper' | 'staff', Session>;
   beforeAll(async () => {
-    platform = await startEmbedded({ port: 0, logLevel: 'silent', seed: true });
+    // Signed in as whoever may call each route, so the bodies reach validation; no rate limits in the way.
+    platform = await startEmbedded({ port: 0, logLevel: 'silent', seed: true, admin: TEST_ADMIN, gateway: { rateLimits: { client: false, account: false, signIn: false } } });
+    sessions.staff = await signInStaff(platform.url);
+    sessions.shopper = await signUpCustomer(platform.url);
   }, 120_000);
   afterAll(() => platform.stop());
 
@@ -34,9 +40,14 @@ describe('bad input at the public edge (embedded)', () => {
         fc.asyncProperty(body, fc.boolean(), async (value, malformed) => {
           const raw = value as { raw?: string } | null;
           const payload = malformed && raw && typeof raw === 'object' && 'raw' in raw ? `{${raw.raw}` : JSON.stringify(value);
-          const res = await fetch(`${platform.url}${endpoint.path}`, { method: endpoint.method, headers: { 'content-type': 'application/json' }, body: payload });
+          const session = sessions[endpoint.as];
+          const path = endpoint.path.replace('{me}', session.id);
+          const res = await fetch(`${platform.url}${path}`, { method: endpoint.method, headers: { 'content-type': 'application/json', ...session.headers }, body: payload });
           const text = await res.text();
           expect(res.status, `${payload} → ${text}`).toBeLessThan(500);
+          // Signed in as who may: every answer is about the body, none about access.
+          expect([401, 403, 429], `${payload} → ${text}`).not.toContain(res.status);
+          expect(text, payload).not.toContain('"AUTH.');
           if (res.status >= 400) {
             expect(res.headers.get('content-type')).toContain('application/problem+json');
             expect(JSON.parse(text)).toMatchObject({ status: res.status, code: expect.any(String), detail: expect.any(String) });

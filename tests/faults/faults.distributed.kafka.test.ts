@@ -20,6 +20,7 @@ import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICE_NAMES, startDistributed, type DistributedPlatform, type ServiceName } from '@emporium/launcher/distributed';
+import { NO_RATE_LIMITS_ENV, signInStaff, signUpCustomer, TEST_ADMIN, type Session } from '../support/auth';
 import { startFaultProxy, type FaultProxy } from './fault-proxy';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -154,10 +155,13 @@ interface Reply {
   body: any;
 }
 
-async function call(base: string, method: string, path: string, body?: unknown, timeoutMs = 20_000): Promise<Reply> {
+/** Who calls: staff by default (stocking, watching every order); shoppers place orders. */
+let staff: Session | undefined;
+
+async function call(base: string, method: string, path: string, body?: unknown, timeoutMs = 20_000, as: Session | undefined = staff): Promise<Reply> {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...as?.headers },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -232,10 +236,13 @@ describe('fault suite (distributed: kill -9, broker and PostgreSQL restarts, lat
       kafkaBrokers: `127.0.0.1:${KAFKA.proxyPort}`,
       logLevel: 'warn',
       logDir: LOG_DIR,
-      env: Object.fromEntries(
-        SERVICE_NAMES.map((name) => [name, { DATABASE_URL: dbUrl(name), KAFKA_NAMESPACE: NAMESPACE, DB_POOL_SIZE: '5' }]),
-      ) as Partial<Record<ServiceName, Record<string, string>>>,
+      admin: TEST_ADMIN,
+      env: {
+        ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, { DATABASE_URL: dbUrl(name), KAFKA_NAMESPACE: NAMESPACE, DB_POOL_SIZE: '5' }])),
+        gateway: NO_RATE_LIMITS_ENV,
+      } as Partial<Record<ServiceName, Record<string, string>>>,
     });
+    staff = await signInStaff(platform.url);
   }, 240_000);
 
   afterAll(async () => {
@@ -281,10 +288,14 @@ describe('fault suite (distributed: kill -9, broker and PostgreSQL restarts, lat
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       await until(async () => ((await call(gateway, 'POST', `/inventory/${id}/update`, { set: stock, reason: 'fault suite opening stock' })).status === 200 ? true : undefined), `inventory to know ${id}`, 60_000);
     }
+    // Shoppers sign up before the faults (identity's database is behind the fault proxy too).
+    const warmUpShopper = await signUpCustomer(gateway);
+    const shoppers: Session[] = [];
+    for (let i = 0; i < 20; i++) shoppers.push(await signUpCustomer(gateway));
     // Orders learns of products from catalog events: 422 until it has heard of every one.
     for (const id of initial.keys()) {
       const warmUp = await until(async () => {
-        const res = await call(gateway, 'POST', '/api/orders', { customer_id: `flt-${run}-warmup`, items: [{ product_id: id, quantity: 1 }], payment_method: 'credit_card', payment_token: 'tok_success' });
+        const res = await call(gateway, 'POST', '/api/orders', { items: [{ product_id: id, quantity: 1 }], payment_method: 'credit_card', payment_token: 'tok_success' }, 20_000, warmUpShopper);
         return res.status === 201 ? (res.body.id as string) : undefined;
       }, `orders to know ${id}`, 60_000);
       await until(async () => ((await call(gateway, 'GET', `/api/orders/${warmUp}`)).body.terminal ? true : undefined), `warm-up order ${warmUp} to end`, 60_000);
@@ -303,10 +314,11 @@ describe('fault suite (distributed: kill -9, broker and PostgreSQL restarts, lat
         ? [{ product_id: products.scarce, quantity: 1 }]
         : products.plenty.filter(() => random() < 0.5).map((product_id) => ({ product_id, quantity: 1 + Math.floor(random() * 3) }));
       if (items.length === 0) items.push({ product_id: products.plenty[n % 3]!, quantity: 1 });
-      const entry: Offered = { customer: `flt-${run}-c${n}`, items, outcome: 'error', duringPaymentsOutage: paymentsDown };
+      const shopper = shoppers[n % shoppers.length]!;
+      const entry: Offered = { customer: shopper.id, items, outcome: 'error', duringPaymentsOutage: paymentsDown };
       offered.push(entry);
       try {
-        const res = await call(gateway, 'POST', '/api/orders', { customer_id: entry.customer, items, payment_method: 'credit_card', payment_token: 'tok_success' });
+        const res = await call(gateway, 'POST', '/api/orders', { items, payment_method: 'credit_card', payment_token: 'tok_success' }, 20_000, shopper);
         entry.outcome = res.status;
         if (res.status === 201) entry.id = res.body.id as string;
       } catch {
@@ -460,7 +472,7 @@ describe('fault suite (distributed: kill -9, broker and PostgreSQL restarts, lat
     const accepted = offered.filter((o) => o.outcome === 201);
     // Orders whose answer was lost (a killed gateway path, a timeout) may exist all the same: find them.
     const inDatabase = await withClient(`${PREFIX}_orders`, async (c) =>
-      (await c.query<{ id: string; customer_id: string }>("SELECT id, customer_id FROM orders.orders WHERE customer_id LIKE $1 AND customer_id NOT LIKE '%warmup'", [`flt-${run}-c%`])).rows,
+      (await c.query<{ id: string; customer_id: string }>('SELECT id, customer_id FROM orders.orders WHERE customer_id = ANY($1)', [shoppers.map((s) => s.id)])).rows,
     );
     const acceptedIds = new Set(accepted.map((o) => o.id!));
     const unanswered = inDatabase.filter((row) => !acceptedIds.has(row.id)).map((row) => row.id);

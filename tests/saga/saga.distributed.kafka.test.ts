@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropServiceDatabases, startDistributed, type DistributedPlatform } from '@emporium/launcher/distributed';
+import { signInStaff, signUpCustomer, TEST_ADMIN, type Session } from '../support/auth';
 import { compensated, expectUndoneOnceInReverse, getOrder, orderIn, until, type Call } from './checks';
 
 /**
@@ -14,13 +15,21 @@ const PREFIX = 'emporium_saga';
 describe('distributed: the checkout saga survives orders crashing at every step', () => {
   let platform: DistributedPlatform;
   let product: string;
+  let staff: Session;
+  let shopper: Session;
+  /** Shoppers place, pay for and cancel their orders; staff stock the shop and look at everything. */
   const call: Call = async (method, path, body) => {
-    const res = await fetch(`${platform.url}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const as = method === 'POST' && path.startsWith('/api/orders') ? shopper : staff;
+    const res = await fetch(`${platform.url}${path}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...as.headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
   };
   const place = async (token: string) => {
-    const body = { customer_id: 'saga', items: [{ product_id: product, quantity: 1 }], payment_method: 'credit_card', payment_token: token };
+    const body = { items: [{ product_id: product, quantity: 1 }], payment_method: 'credit_card', payment_token: token };
     const placed = await until(async () => {
       const res = await call('POST', '/api/orders', body);
       return res.status === 201 ? res.body : undefined;
@@ -40,10 +49,13 @@ describe('distributed: the checkout saga survives orders crashing at every step'
       databasePrefix: PREFIX,
       logLevel: 'info',
       logDir: join(process.cwd(), '.data', 'saga-logs'),
+      admin: TEST_ADMIN,
       env: {
         orders: { STOCK_TIMEOUT_MS: '300000', PAYMENT_TIMEOUT_MS: '300000', SHIPPING_TIMEOUT_MS: '300000', CAPTURE_TIMEOUT_MS: '4000', STEP_TIMEOUT_CHECK_MS: '200' },
       },
     });
+    staff = await signInStaff(platform.url);
+    shopper = await signUpCustomer(platform.url);
     product = `saga-${randomBytes(4).toString('hex')}`;
     expect((await call('POST', '/products', { id: product, sku: `SAGA-${product.slice(5).toUpperCase()}`, name: 'Crash test lamp', category: 'saga', price: { amount: 2000, currency: 'EUR' } })).status).toBe(201);
     await until(async () => (await call('POST', `/inventory/${product}/update`, { set: 50, reason: 'saga crash test' })).status === 200, 'inventory to know the product');

@@ -48,3 +48,8 @@ export async function guest(url: string): Promise<Session> {
   const body = await post(url, '/auth/guest', {});
   return session((body.guest as { id: string }).id, body);
 }
+
+/** Load and storm tests measure the platform, not the gateway's abuse limits: these turn them off. */
+export const NO_RATE_LIMITS = { rateLimits: { client: false, account: false, signIn: false } } as const;
+/** The same for a distributed gateway process (its environment). */
+export const NO_RATE_LIMITS_ENV = { RATE_LIMIT_CLIENT: 'off', RATE_LIMIT_ACCOUNT: 'off', RATE_LIMIT_SIGN_IN: 'off' } as const;

@@ -21,6 +21,8 @@ export interface DistributedOptions {
   logLevel?: string;
   logDir?: string;
   seed?: boolean;
+  /** The first admin (identity creates it); seeding signs in as them. Required with `seed`. */
+  admin?: { email: string; password: string };
   /** Extra environment per service (e.g. a shorter reservation window in tests). */
   env?: Partial<Record<ServiceName, Record<string, string>>>;
 }
@@ -67,7 +69,13 @@ export async function startDistributed(options: DistributedOptions = {}): Promis
         ...options.env?.gateway,
       };
     }
-    return { ...common, PORT: String(ports[name]), ...(name === 'orders' ? { CART_URL: urls.cart } : {}), ...options.env?.[name] };
+    return {
+      ...common,
+      PORT: String(ports[name]),
+      ...(name === 'orders' ? { CART_URL: urls.cart } : {}),
+      ...(name === 'identity' && options.admin ? { IDENTITY_ADMIN_EMAIL: options.admin.email, IDENTITY_ADMIN_PASSWORD: options.admin.password } : {}),
+      ...options.env?.[name],
+    };
   };
 
   const children = new Map<ServiceName, ChildProcess>();
@@ -125,7 +133,11 @@ export async function startDistributed(options: DistributedOptions = {}): Promis
     throw error;
   }
 
-  const seeded = options.seed ? await seedDemo(urls.gateway) : false;
+  let seeded = false;
+  if (options.seed) {
+    if (!options.admin) throw new Error('seeding the demo store needs an admin (options.admin)');
+    seeded = await seedDemo(urls.gateway, options.admin);
+  }
 
   return {
     url: urls.gateway,

@@ -1,13 +1,13 @@
 import type { AddressInfo } from 'node:net';
-import { createInProcessBus, createLogger, createMetrics, openPglite, type InProcessBus, type Service, type ServiceDeps, type SharedPglite } from '@emporium/platform';
+import { createInProcessBus, createLogger, createMetrics, createTokenVerifier, openPglite, type InProcessBus, type Service, type ServiceDeps, type SharedPglite } from '@emporium/platform';
 import { createCatalogService } from '@emporium/catalog';
 import { createCartService } from '@emporium/cart';
 import { createInventoryService } from '@emporium/inventory';
 import { createOrdersService } from '@emporium/orders';
 import { createPaymentsService } from '@emporium/payments';
 import { createShippingService } from '@emporium/shipping';
-import { createGateway } from '@emporium/gateway';
-import { createIdentityService } from '@emporium/identity';
+import { createGateway, type GatewayOptions } from '@emporium/gateway';
+import { createIdentityService, type IdentityOptions } from '@emporium/identity';
 import { seedDemo } from './seed';
 
 export interface EmbeddedOptions {
@@ -19,6 +19,12 @@ export interface EmbeddedOptions {
   seed?: boolean;
   /** Passed to orders: how long stock stays reserved for an unpaid order. */
   reservationTtlMs?: number;
+  /** The first admin (created if missing); seeding signs in as them. Required with `seed`. */
+  admin?: { email: string; password: string };
+  /** Passed to identity (token lifetimes, key rotation). */
+  identity?: Omit<IdentityOptions, 'admin'>;
+  /** Passed to the gateway (rate limits for load tests, CORS). */
+  gateway?: Pick<GatewayOptions, 'rateLimits' | 'corsOrigins'>;
   /** The built storefront the gateway serves at `/` (see `ensureStorefrontBuilt`). */
   storefrontDir?: string;
 }
@@ -67,7 +73,7 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     const cartUrl = await launch(await createCartService(deps('cart')));
     await launch(await createPaymentsService(deps('payments')));
     await launch(await createShippingService(deps('shipping')));
-    await launch(await createIdentityService(deps('identity')));
+    await launch(await createIdentityService(deps('identity'), { ...options.identity, admin: options.admin }));
     await launch(await createOrdersService(deps('orders'), { cartUrl, reservationTtlMs: options.reservationTtlMs }));
   } catch (error) {
     await Promise.all(Object.values(running).map((r) => r.service.stop()));
@@ -89,13 +95,23 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       shipping: running.shipping!.url,
       identity: running.identity!.url,
     },
+    verifier: createTokenVerifier({
+      jwksUrl: `${running.identity!.url}/.well-known/jwks.json`,
+      issuer: options.identity?.issuer ?? process.env.IDENTITY_ISSUER ?? 'https://emporium.dev/identity',
+      audience: options.identity?.audience ?? process.env.IDENTITY_AUDIENCE ?? 'emporium',
+    }),
+    ...options.gateway,
     storefrontDir: options.storefrontDir,
   });
   await gateway.app.listen({ port: options.port ?? 3000, host });
   const { port } = gateway.app.server.address() as AddressInfo;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 
-  const seeded = options.seed ? await seedDemo(url) : false;
+  let seeded = false;
+  if (options.seed) {
+    if (!options.admin) throw new Error('seeding the demo store needs an admin (options.admin)');
+    seeded = await seedDemo(url, options.admin);
+  }
 
   let stopped = false;
   return {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { loadConfigOrExit } from '@emporium/platform';
+import { mkdirSync } from 'node:fs';
+import { adminCredentials } from './admin-credentials';
 import { startDistributed, SERVICE_NAMES } from './distributed';
 
 const config = loadConfigOrExit('emporium', z.object({
@@ -11,6 +13,8 @@ const config = loadConfigOrExit('emporium', z.object({
 }));
 
 const started = Date.now();
+mkdirSync('.data', { recursive: true });
+const admin = adminCredentials('.data');
 process.stderr.write('Emporium is starting in distributed mode (PostgreSQL + Kafka, one process per service) …\n');
 const platform = await startDistributed({
   gatewayPort: config.PORT,
@@ -19,6 +23,7 @@ const platform = await startDistributed({
   kafkaBrokers: config.KAFKA_BROKERS,
   logLevel: config.LOG_LEVEL,
   seed: true,
+  admin,
 });
 process.stderr.write(`
 Emporium (distributed) is running — ready in ${((Date.now() - started) / 1000).toFixed(1)} s${platform.seeded ? ', demo store seeded' : ''}.
@@ -26,6 +31,7 @@ Emporium (distributed) is running — ready in ${((Date.now() - started) / 1000)
   Gateway   ${platform.url}/
 ${SERVICE_NAMES.map((name) => `  ${name.padEnd(9)} ${platform.urls[name]}/docs   (pid ${platform.pid(name)})`).join('\n')}
   Logs      .data/distributed-logs/<service>.log
+  Staff     POST ${platform.url}/auth/staff/signin as ${admin.email}${admin.file ? ` (password in ${admin.file})` : ''}
 
 Press Ctrl+C to stop every process.
 `);

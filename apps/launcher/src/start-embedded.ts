@@ -2,6 +2,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { loadConfigOrExit } from '@emporium/platform';
+import { parseBucket } from '@emporium/gateway';
+import { adminCredentials } from './admin-credentials';
 import { startEmbedded } from './embedded';
 import { ensureStorefrontBuilt } from './storefront';
 
@@ -11,7 +13,12 @@ const config = loadConfigOrExit('emporium', z.object({
   DATA_DIR: z.string().default('.data').describe('folder for the embedded database (survives restarts)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn').describe('pino log level (JSON on stdout)'),
   SEED_DEMO: z.enum(['true', 'false']).default('true').describe('seed the demo catalog on first start'),
+  RATE_LIMIT_CLIENT: z.string().optional().describe('requests per client address: burst/perSecond, or off (default 300/60)'),
+  RATE_LIMIT_ACCOUNT: z.string().optional().describe('requests per account: burst/perSecond, or off (default 120/20)'),
+  RATE_LIMIT_SIGN_IN: z.string().optional().describe('sign-ins and guest sessions per client address: burst/perSecond, or off (default 20/0.2)'),
+  CORS_ORIGINS: z.string().default('').describe('comma-separated origins allowed to call the API from a browser'),
 }));
+const bucket = (text: string | undefined) => (text === undefined ? undefined : parseBucket(text));
 
 const started = Date.now();
 const dataDir = resolve(config.DATA_DIR);
@@ -32,8 +39,16 @@ try {
 writeFileSync(lockFile, String(process.pid));
 
 process.stderr.write(`Emporium is starting (embedded mode, data in ${dataDir}) …\n`);
+const admin = adminCredentials(dataDir);
 const storefrontDir = ensureStorefrontBuilt((m) => process.stderr.write(`${m}\n`));
-const platform = await startEmbedded({ dataDir: join(dataDir, 'pglite'), port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL, seed: config.SEED_DEMO === 'true', storefrontDir });
+const platform = await startEmbedded({ dataDir: join(dataDir, 'pglite'), port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL, seed: config.SEED_DEMO === 'true',
+  admin,
+  storefrontDir,
+  gateway: {
+    rateLimits: { client: bucket(config.RATE_LIMIT_CLIENT), account: bucket(config.RATE_LIMIT_ACCOUNT), signIn: bucket(config.RATE_LIMIT_SIGN_IN) },
+    corsOrigins: config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+  },
+});
 const seconds = ((Date.now() - started) / 1000).toFixed(1);
 const rss = Math.round(process.memoryUsage().rss / 1024 / 1024);
 const u = platform.url;
@@ -42,10 +57,11 @@ Emporium is running — ready in ${seconds} s, ${rss} MB of memory${platform.see
 
   Storefront        ${u}/
   Products          ${u}/products?q=lamp
-  Cart              ${u}/cart/123
-  Place an order    curl -X POST ${u}/api/orders -H 'content-type: application/json' \\
-                      -d '{"customer_id":123,"items":[{"product_id":456,"quantity":2}],"payment_method":"credit_card","payment_token":"tok_success"}'
   Inventory         ${u}/inventory/456
+  A guest session   curl -X POST ${u}/auth/guest     (then send "Authorization: Bearer <accessToken>")
+  Place an order    curl -X POST ${u}/api/orders -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+                      -d '{"items":[{"product_id":456,"quantity":2}],"payment_method":"credit_card","payment_token":"tok_success"}'
+  Staff sign-in     POST ${u}/auth/staff/signin  as ${admin.email}${admin.file ? ` (password in ${admin.file})` : ''}
   Health            ${u}/health/ready
   API docs          ${u}/api-docs/orders  (and catalog, cart, inventory, payments, shipping)
 ${Object.entries(platform.services).map(([name, s]) => `  ${name.padEnd(17)} ${s.url}/docs`).join('\n')}

@@ -5,7 +5,8 @@ import { createSessionStore, type Session } from './lib/session';
 import type { ProcessorConfig } from './lib/processor';
 
 export interface StoreConfig {
-  paymentProcessor: ProcessorConfig;
+  /** null when the store has no card processor configured. */
+  paymentProcessor: ProcessorConfig | null;
 }
 
 interface Store {
@@ -19,7 +20,8 @@ interface Store {
   /** Says something to screen readers (and shows it in the status bar). */
   announce(message: string): void;
   announcement: string;
-  loadConfig(): Promise<StoreConfig>;
+  /** The card processor to tokenize with; rejects with a readable message when there is none. */
+  loadProcessor(): Promise<ProcessorConfig>;
   cartPath(suffix?: string): string;
 }
 
@@ -81,22 +83,24 @@ export function StoreProvider({ children }: { children: ReactNode }) {
     clearTimer.current = window.setTimeout(() => setAnnouncement(''), 7000);
   }, []);
 
-  const loadConfig = useCallback(() => {
+  const loadProcessor = useCallback(async () => {
     configRef.current ??= fetch('/storefront/config.json', { headers: { accept: 'application/json' } }).then(async (res) => {
-      if (!res.ok) {
-        configRef.current = undefined;
-        throw new Error('Card payments are not available right now (the store has no payment processor configured). Please try again later.');
-      }
+      if (!res.ok) throw new Error(`config answered ${res.status}`);
       return (await res.json()) as StoreConfig;
-    }, (error: unknown) => {
-      configRef.current = undefined;
-      throw error;
     });
-    return configRef.current;
+    const config = await configRef.current.catch(() => {
+      configRef.current = undefined;
+      throw new Error('The payment service could not be reached. Your card was not charged; please try again in a moment.');
+    });
+    if (!config.paymentProcessor) {
+      configRef.current = undefined;
+      throw new Error('Card payments are not available in this store right now (no payment processor is configured). Nothing was charged.');
+    }
+    return config.paymentProcessor;
   }, []);
 
   const cartPath = useCallback((suffix = '') => `/cart/${encodeURIComponent(sessions.get()?.id ?? '')}${suffix}`, [sessions]);
 
-  const value: Store = { api, session, cart, cartError, refreshCart, setCart, announce, announcement, loadConfig, cartPath };
+  const value: Store = { api, session, cart, cartError, refreshCart, setCart, announce, announcement, loadProcessor, cartPath };
   return <StoreContext.Provider value={value}>{children}</StoreContext.Provider>;
 }

@@ -33,6 +33,25 @@ describe('following an order live', () => {
     expect(api.pollCalls).toBe(0);
   });
 
+  it('when the order ends but the server keeps the stream open, then watching still ends', async () => {
+    const seen: string[] = [];
+    const encoder = new TextEncoder();
+    const api = fakeApi({
+      stream: () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(encoder.encode(`event: order\ndata: ${JSON.stringify(order('completed', true))}\n\n: ping\n\n`));
+              // …and never closes, as a live endpoint would not.
+            },
+          }),
+          { status: 200, headers: { 'content-type': 'text/event-stream' } },
+        ),
+    });
+    await watchOrder(api, 'ord_1', (o) => seen.push(o.status), new AbortController().signal);
+    expect(seen).toEqual(['completed']);
+  });
+
   it('when the stream drops before the end, then it reconnects and carries on', async () => {
     const seen: string[] = [];
     let connection = 0;

@@ -4,6 +4,8 @@ export * from './logger';
 export * from './metrics';
 export * from './http/server';
 export * from './http/idempotency';
+export * from './http/principal';
+export * from './auth/tokens';
 export * from './db/types';
 export { createPostgresDb, ensureDatabase, isTransientDatabaseError } from './db/postgres';
 export { openPglite, type SharedPglite } from './db/pglite';

@@ -21,6 +21,8 @@ const TOPIC: Record<string, string> = {
   price_changed: 'catalog-events',
   stock_level_changed: 'inventory-events',
   order_placed: 'order-events',
+  order_confirmed: 'order-events',
+  customer_signed_in: 'identity-events',
 };
 
 describe('cart over HTTP on the embedded database', () => {
@@ -245,7 +247,7 @@ describe('cart over HTTP on the embedded database', () => {
     }
   });
 
-  it('when an order is placed from the cart, then the ordered units and the code leave the cart, and a redelivery changes nothing', async () => {
+  it('when an order from the cart is confirmed, then the ordered units and the code leave the cart, and a redelivery changes nothing', async () => {
     await createCode({ code: 'ORDER10', kind: 'percentage', value: 10 });
     await product('p-ord-a', 1000);
     await product('p-ord-b', 500);
@@ -253,31 +255,51 @@ describe('cart over HTTP on the embedded database', () => {
     await add('c-order', 'p-ord-b', 1);
     await send('POST', '/cart/c-order/discount', { code: 'ORDER10' });
 
-    const placed = (orderId: string, customerId: string, source: 'cart' | 'direct', items: Array<[string, number, number]>) => ({
+    const confirmed = (orderId: string, customerId: string, source: 'cart' | 'direct', items: Array<[string, number, number]>) => ({
       orderId,
       customerId,
       items: items.map(([productId, quantity, unitPrice]) => ({ productId, name: productId, quantity, unitPrice, lineTotal: quantity * unitPrice })),
       currency: 'EUR',
-      subtotal: 0,
-      discount: 0,
       total: 0,
-      paymentMethod: 'credit_card' as const,
       source,
-      reserveUntil: '2030-06-01T12:15:00Z',
     });
+    // Placing alone leaves the cart as it is: a declined card must not cost the shopper their cart.
+    await publish('order_placed', 'o-1', { ...confirmed('o-1', 'c-order', 'cart', [['p-ord-a', 2, 1000], ['p-ord-b', 1, 500]]), subtotal: 0, discount: 0, paymentMethod: 'credit_card', reserveUntil: '2030-06-01T12:15:00Z' });
     // The shopper added one more unit of A after checking out the first two.
-    const value = await publish('order_placed', 'o-1', placed('o-1', 'c-order', 'cart', [['p-ord-a', 2, 1000], ['p-ord-b', 1, 500]]));
     await add('c-order', 'p-ord-a', 1);
+    const value = await publish('order_confirmed', 'o-1', confirmed('o-1', 'c-order', 'cart', [['p-ord-a', 2, 1000], ['p-ord-b', 1, 500]]));
     await eventually(async () => (await getCart('c-order')).itemCount === 1, 10_000, 'the ordered units to leave the cart');
     expect(await getCart('c-order')).toMatchObject({ lines: [{ productId: 'p-ord-a', quantity: 1 }], discount: null, subtotal: 1000 });
 
     // Redeliver the same event, then orders on the same key (so they are handled after it).
     await platform.bus.publish([{ topic: 'order-events', key: 'o-1', value }]);
-    await publish('order_placed', 'o-1', placed('o-1b', 'c-order', 'direct', [['p-ord-a', 1, 1000]]));
+    await publish('order_confirmed', 'o-1', confirmed('o-1b', 'c-order', 'direct', [['p-ord-a', 1, 1000]]));
     await add('c-order-marker', 'p-ord-b', 1);
-    await publish('order_placed', 'o-1', placed('o-1c', 'c-order-marker', 'cart', [['p-ord-b', 1, 500]]));
+    await publish('order_confirmed', 'o-1', confirmed('o-1c', 'c-order-marker', 'cart', [['p-ord-b', 1, 500]]));
     await eventually(async () => (await getCart('c-order-marker')).itemCount === 0, 10_000, 'the marker order');
     expect(await getCart('c-order')).toMatchObject({ lines: [{ productId: 'p-ord-a', quantity: 1 }], itemCount: 1 });
+  });
+
+  it('when a guest signs in, then their cart joins the customer cart once, quantities adding up', async () => {
+    await product('p-merge-a', 700);
+    await product('p-merge-b', 300);
+    await add('gst_merge', 'p-merge-a', 2);
+    await add('gst_merge', 'p-merge-b', 1);
+    await add('cus_merge', 'p-merge-a', 1);
+
+    const value = await publish('customer_signed_in', 'cus_merge', { customerId: 'cus_merge', guestId: 'gst_merge', via: 'sign_in' });
+    await eventually(async () => (await getCart('cus_merge')).itemCount === 4, 10_000, 'the guest cart to be merged');
+    expect((await getCart('cus_merge')).lines).toMatchObject([{ productId: 'p-merge-a', quantity: 3 }, { productId: 'p-merge-b', quantity: 1 }]);
+    expect((await getCart('gst_merge')).itemCount).toBe(0);
+
+    // A redelivery (and a sign-in without a guest) changes nothing.
+    await platform.bus.publish([{ topic: 'identity-events', key: 'cus_merge', value }]);
+    await add('gst_merge', 'p-merge-b', 5);
+    await publish('customer_signed_in', 'cus_merge', { customerId: 'cus_merge', guestId: null, via: 'sign_in' });
+    await add('c-merge-marker', 'p-merge-b', 1);
+    await publish('customer_signed_in', 'cus_merge', { customerId: 'c-merge-marker', guestId: 'gst_never', via: 'sign_in' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await getCart('cus_merge')).lines).toMatchObject([{ productId: 'p-merge-a', quantity: 3 }, { productId: 'p-merge-b', quantity: 1 }]);
   });
 
   it('when the product is unknown, withdrawn, or the line would pass 999 units, then adding is refused naming the field', async () => {

@@ -2,8 +2,11 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createMetrics } from '@emporium/platform';
+import { AppError, createLogger, createMetrics, type TokenVerifier } from '@emporium/platform';
 import { createGateway, type Gateway } from '../src/gateway';
+
+// The storefront's routes need no token; any token sent would be refused here.
+const verifier: TokenVerifier = { verify: () => Promise.reject(new AppError('AUTH.INVALID_TOKEN', 'no keys in this test', { status: 401 })) };
 
 describe('gateway serving the storefront', () => {
   let root: string;
@@ -21,6 +24,7 @@ describe('gateway serving the storefront', () => {
       logger: createLogger('gateway', 'silent'),
       metrics: createMetrics('gateway', { defaultMetrics: false }),
       upstreams: { catalog: nowhere, cart: nowhere, inventory: nowhere, orders: nowhere, payments: nowhere, shipping: nowhere, identity: nowhere },
+      verifier,
       storefrontDir: root,
     });
   });
@@ -35,6 +39,9 @@ describe('gateway serving the storefront', () => {
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(res.headers['cache-control']).toBe('no-cache');
     expect(res.body).toContain('<title>Emporium</title>');
+    // The page runs under the gateway's strict policy: its own scripts and styles only.
+    expect(res.headers['content-security-policy']).toContain("script-src 'self'");
+    expect(res.headers['content-security-policy']).toContain("style-src 'self'");
   });
 
   it('when a hashed asset is asked for, then it has its content type and is cached for good', async () => {
@@ -69,6 +76,7 @@ describe('gateway serving the storefront', () => {
       logger: createLogger('gateway', 'silent'),
       metrics: createMetrics('gateway', { defaultMetrics: false }),
       upstreams: { catalog: nowhere, cart: nowhere, inventory: nowhere, orders: nowhere, payments: nowhere, shipping: nowhere, identity: nowhere },
+      verifier,
       storefrontDir: empty,
     });
     const res = await bare.app.inject('/');

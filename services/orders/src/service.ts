@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { createHttpApp, createIdempotency, defineService, every, type Service, type ServiceDeps } from '@emporium/platform';
 import { createCartClient } from './cart-client';
 import type { CartSnapshot } from './domain/place-order';
+import { createOrderChanges } from './http/order-changes';
 import { ordersRoutes } from './http/orders.routes';
 import { DEFAULT_STEP_TIMEOUTS, isTerminal, type StepTimeouts } from './domain/order';
 import {
@@ -45,7 +46,10 @@ export async function createOrdersService(deps: ServiceDeps, options: OrdersOpti
   });
   const store = createOrdersStore(deps.db, SERVICE, { ...DEFAULT_STEP_TIMEOUTS, ...options.stepTimeouts });
   const idempotency = createIdempotency({ db: deps.db, logger: deps.logger });
+  const changes = createOrderChanges(deps.db, deps.logger);
+  app.addHook('onClose', () => changes.close());
   ordersRoutes(app, {
+    changes,
     store,
     cart: options.cart ?? createCartClient(options.cartUrl),
     reservationTtlMs: options.reservationTtlMs ?? 15 * 60_000,

@@ -29,6 +29,7 @@ const order = (overrides: Partial<Order> = {}): Order => ({
   paymentMethod: 'credit_card',
   paymentToken: 'tok_success',
   paymentId: null,
+  shippingAddress: null,
   shipmentId: null,
   carrier: null,
   trackingNumber: null,

@@ -1,6 +1,7 @@
 import type { BrowserContext } from 'playwright-core';
 import { startEmbedded, type EmbeddedPlatform } from '../../../apps/launcher/src/embedded';
 import { ensureStorefrontBuilt } from '../../../apps/launcher/src/storefront';
+import { TEST_ADMIN } from '../../support/auth';
 import { startStandInProcessor, type StandInProcessor } from './card-processor';
 import { startCspProxy } from './csp-proxy';
 
@@ -11,8 +12,6 @@ export interface TestStore {
   /** Where the storefront tokenizes cards: the gateway's configured processor, or the stand-in. */
   processorUrl: string;
   usesStandInProcessor: boolean;
-  /** The CSP the gateway sends, or the one the tests apply in its place until it does. */
-  csp: string;
   /** Prepares a browser context for this store (see below). */
   prepare(context: BrowserContext): Promise<void>;
   stop(): Promise<void>;
@@ -24,28 +23,23 @@ export interface TestStore {
  */
 export async function startTestStore(): Promise<TestStore> {
   const storefrontDir = ensureStorefrontBuilt();
-  const platform = await startEmbedded({ port: 0, logLevel: 'warn', seed: true, storefrontDir });
+  const platform = await startEmbedded({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'warn', seed: true, admin: TEST_ADMIN, storefrontDir });
   let standIn: StandInProcessor | undefined;
   let proxy: { url: string; close(): Promise<void> } | undefined;
   try {
     const configRes = await fetch(`${platform.url}/storefront/config.json`);
-    let processorUrl: string;
-    let config: unknown;
-    if (configRes.ok) {
-      config = await configRes.json();
-      processorUrl = (config as { paymentProcessor: { url: string } }).paymentProcessor.url;
-    } else {
-      // The gateway does not serve the processor's config yet: stand in for the sandbox.
-      await configRes.body?.cancel();
+    const served = configRes.ok ? ((await configRes.json()) as { paymentProcessor: { url: string; publishableKey: string } | null }) : undefined;
+    let config = served?.paymentProcessor ? served : undefined;
+    if (!config) {
+      // The store has no card processor configured (the sandbox is not wired in yet): stand in for it.
       standIn = await startStandInProcessor();
-      processorUrl = standIn.url;
       config = { paymentProcessor: { url: standIn.url, publishableKey: standIn.publishableKey } };
+      const home = await fetch(`${platform.url}/`);
+      await home.body?.cancel();
+      const fallbackCsp = `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'`;
+      proxy = await startCspProxy(platform.url, { fallbackCsp, connectSources: [standIn.url] });
     }
-    const home = await fetch(`${platform.url}/`);
-    await home.body?.cancel();
-    const sentCsp = home.headers.get('content-security-policy');
-    const csp = sentCsp ?? `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self' ${new URL(processorUrl).origin}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'`;
-    proxy = sentCsp ? undefined : await startCspProxy(platform.url, csp);
+    const processorUrl = config.paymentProcessor!.url;
 
     const url = proxy?.url ?? platform.url;
     return {
@@ -53,7 +47,6 @@ export async function startTestStore(): Promise<TestStore> {
       platform,
       processorUrl,
       usesStandInProcessor: standIn !== undefined,
-      csp,
       async prepare(context) {
         if (standIn) {
           await context.route(`${url}/storefront/config.json`, (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(config) }));

@@ -43,9 +43,13 @@ export async function watchOrder(api: ApiClient, orderId: string, onOrder: (orde
   let streamFailures = 0;
   while (!signal.aborted && !terminal) {
     if (streamFailures < 3) {
+      // Its own abort, so the stream is closed as soon as the order ends (the server would keep it open).
+      const connection = new AbortController();
+      const stop = () => connection.abort();
+      signal.addEventListener('abort', stop, { once: true });
       let res: Response | undefined;
       try {
-        res = await api.fetchRaw(`${path}/events`, { headers: { accept: 'text/event-stream' }, signal });
+        res = await api.fetchRaw(`${path}/events`, { headers: { accept: 'text/event-stream' }, signal: connection.signal });
       } catch (error) {
         if (signal.aborted) return;
         options.onError?.(error);
@@ -59,19 +63,22 @@ export async function watchOrder(api: ApiClient, orderId: string, onOrder: (orde
             if (event.event !== 'order') return;
             try {
               deliver(JSON.parse(event.data) as OrderView);
+              if (terminal) stop();
             } catch (error) {
               options.onError?.(error);
             }
-          }, signal);
+          }, connection.signal);
         } catch (error) {
-          if (signal.aborted) return;
-          options.onError?.(error);
+          if (!connection.signal.aborted) options.onError?.(error);
+        } finally {
+          signal.removeEventListener('abort', stop);
         }
         if (terminal || signal.aborted) return;
         await sleep(reconnectMs, signal);
         reconnectMs = Math.min(reconnectMs * 2, 10_000);
         continue;
       }
+      signal.removeEventListener('abort', stop);
       await res?.body?.cancel().catch(() => undefined);
       // Not served here (404, an older gateway) or refused: fall back to polling.
       streamFailures = res && (res.status === 404 || res.status === 405 || res.ok) ? 3 : streamFailures + 1;

@@ -27,7 +27,7 @@ async function placeOrder(api: ReturnType<typeof useStore>['api'], body: unknown
 }
 
 export function CheckoutView() {
-  const { api, cart, session, refreshCart, announce, loadConfig } = useStore();
+  const { api, cart, session, refreshCart, announce, loadProcessor } = useStore();
   const [address, setAddress] = useState<AddressForm>({ name: session?.customer?.name ?? '', line1: '', line2: '', city: '', postalCode: '', country: 'IE' });
   const [card, setCard] = useState<CardForm>({ number: '', expiry: '', cvc: '' });
   const [addressErrors, setAddressErrors] = useState<Errors<AddressForm>>({});
@@ -61,8 +61,8 @@ export function CheckoutView() {
     }
     try {
       setBusy('Checking your card…');
-      const current = await api.ensureSession();
-      const config = (await loadConfig()).paymentProcessor;
+      await api.ensureSession();
+      const config = await loadProcessor();
       const expiry = parseExpiry(card.expiry)!;
       const token = await tokenizeCard(config, { number: card.number, expMonth: expiry.month, expYear: expiry.year, cvc: card.cvc });
       setBusy('Placing your order…');
@@ -75,7 +75,6 @@ export function CheckoutView() {
         country: address.country,
       };
       const order = await placeOrder(api, {
-        customer_id: current.id,
         from_cart: true,
         payment_method: 'credit_card',
         payment_token: token.id,

@@ -68,7 +68,15 @@ const eventSchemas = {
   },
   order_confirmed: {
     topic: TOPICS.orders,
-    data: z.object({ orderId: z.string(), customerId: z.string(), items: z.array(OrderLine), total: z.number().int(), currency: Currency }),
+    data: z.object({
+      orderId: z.string(),
+      customerId: z.string(),
+      items: z.array(OrderLine),
+      total: z.number().int(),
+      currency: Currency,
+      /** Whether the order checked out the customer's cart (absent on events from before it was added: not known). */
+      source: z.enum(['direct', 'cart']).optional(),
+    }),
   },
   order_capture_requested: {
     topic: TOPICS.orders,

@@ -10,18 +10,35 @@ export const OrderItemRequest = z
   })
   .strict();
 
+/** Where the parcel goes. */
+export const ShippingAddress = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    line1: z.string().trim().min(1).max(200),
+    line2: z.string().trim().max(200).optional(),
+    city: z.string().trim().min(1).max(100),
+    postalCode: z.string().trim().min(1).max(20).regex(/^[A-Za-z0-9 -]+$/, 'may hold letters, digits, spaces and - only'),
+    country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code such as DE'),
+  })
+  .strict()
+  .meta({ id: 'ShippingAddress' });
+export type ShippingAddress = z.infer<typeof ShippingAddress>;
+
 /**
- * The seed's body, exactly: `{ customer_id, items: [{ product_id, quantity }], payment_method }`,
- * or `from_cart: true` instead of items to check out the customer's cart. A payment token from
- * the provider's tokenization may come along; without it the order waits for payment.
+ * The seed's body: `{ customer_id, items: [{ product_id, quantity }], payment_method }`, or
+ * `from_cart: true` instead of items to check out the customer's cart. Through the gateway the
+ * customer is the token's subject: `customer_id` may be left out, and another one is refused.
+ * A payment token from the provider's tokenization may come along; without it the order waits
+ * for payment.
  */
 export const PlaceOrderRequest = z
   .object({
-    customer_id: Id,
+    customer_id: Id.optional(),
     items: z.array(OrderItemRequest).min(1).max(100).optional(),
     from_cart: z.literal(true).optional(),
     payment_method: PaymentMethod,
     payment_token: PaymentToken.optional(),
+    shipping_address: ShippingAddress.optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
@@ -57,6 +74,7 @@ export const OrderView = z
     total: z.number().int(),
     paymentMethod: PaymentMethod,
     paymentId: z.string().nullable(),
+    shippingAddress: ShippingAddress.nullable(),
     shipment: z.object({ id: z.string(), carrier: z.string(), trackingNumber: z.string() }).nullable(),
     history: z.array(z.object({ status: OrderStatus, reason: z.string().nullable(), at: z.string() })),
     /** When the current step times out (and the order is cancelled with its compensations); null once it ended. */
@@ -88,3 +106,10 @@ export const OrderView = z
 export type OrderView = z.infer<typeof OrderView>;
 
 export const OrderList = z.object({ items: z.array(OrderView) });
+
+export const OrderListQuery = z
+  .object({
+    customerId: Id.optional().describe("whose orders (staff); a shopper's own by default"),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+  })
+  .strict();

@@ -5,6 +5,7 @@ import type { Db, Sql } from '../db/types';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import { every } from '../service';
+import { principalOf } from './principal';
 
 /**
  * `Idempotency-Key` on POSTs that create something or move money, with Stripe's semantics:
@@ -34,7 +35,7 @@ export interface IdempotencyOptions {
   logger: Logger;
   /** How long an in-progress claim is trusted before a retry may take it over. Default 30 s. */
   leaseMs?: number;
-  /** Who is asking, when requests are authenticated: keys are unique per principal. */
+  /** Who is asking: keys are unique per principal. Default: the gateway's principal (ADR 0009). */
   principal?: (request: FastifyRequest) => string | undefined;
 }
 
@@ -111,6 +112,8 @@ export function createIdempotency(options: IdempotencyOptions): Idempotency {
   const logger = options.logger.child({ component: 'idempotency' });
   const leaseMs = options.leaseMs ?? 30_000;
   const claims = new WeakMap<FastifyRequest, Claim>();
+  // Keys are per caller: another shopper sending the same key gets their own answer, never this one's.
+  const principalKey = (request: FastifyRequest): string => (options.principal ? options.principal(request) : principalOf(request)?.id) ?? '';
 
   const claim = async (principal: string, key: string, route: string, hash: string): Promise<Decision> => {
     // Three rounds cover a row released (5xx) or cleaned up between our INSERT and SELECT.
@@ -181,7 +184,7 @@ export function createIdempotency(options: IdempotencyOptions): Idempotency {
     const hash = createHash('sha256').update(`${request.method} ${request.url}\n${canonicalJson(request.body)}`).digest('hex');
     let decision: Decision;
     try {
-      decision = await claim(options.principal?.(request) ?? '', key, route, hash);
+      decision = await claim(principalKey(request), key, route, hash);
     } catch (error) {
       if (error instanceof AppError && error.code === 'IDEMPOTENCY.IN_PROGRESS') reply.header('retry-after', '1');
       throw error;

@@ -120,6 +120,16 @@ export const clearCart = (cart: CartState): CartState => ({ ...cart, items: [], 
 
 export const withDiscountCode = (cart: CartState, code: string | null): CartState => ({ ...cart, discountCode: code });
 
+/**
+ * A guest's cart joins the customer's at sign-in: quantities add up (to the line cap), guest lines
+ * the customer lacks go last, and the customer's code stays (the guest's is taken when there is none).
+ */
+export function mergeCarts(customer: CartState, guest: CartState): CartState {
+  let next: CartState = { ...customer, discountCode: customer.discountCode ?? guest.discountCode };
+  for (const line of guest.items) next = withQuantity(next, line.productId, Math.min(MAX_CART_LINE_QUANTITY, quantityOf(next, line.productId) + line.quantity));
+  return next;
+}
+
 /** After checkout: take off what was ordered (the shopper may have added more since) and drop the code. */
 export function removeOrdered(cart: CartState, ordered: readonly CartItem[]): CartState {
   let next: CartState = { ...cart, discountCode: null };

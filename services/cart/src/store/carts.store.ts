@@ -1,6 +1,6 @@
 import type { Cart } from '@emporium/contracts';
 import type { Db, Sql } from '@emporium/platform';
-import { emptyCart, priceCart, type CartItem, type CartState, type ProductInfo, type Products } from '../domain/cart';
+import { emptyCart, mergeCarts, priceCart, type CartItem, type CartState, type ProductInfo, type Products } from '../domain/cart';
 import type { Discount } from '../domain/discount';
 import { findDiscount } from './discounts.store';
 
@@ -130,6 +130,21 @@ export function createCartsStore(db: Db, clock: () => Date) {
         await change(tx, loaded, apply, needs);
         return view(tx, customerId);
       });
+    },
+
+    /**
+     * Moves a guest's cart into a customer's, inside the caller's transaction; the guest's cart is
+     * gone afterwards, so a redelivered event finds nothing to merge. False when the guest had no lines.
+     */
+    async merge(tx: Sql, guestId: string, customerId: string): Promise<boolean> {
+      const guest = await load(tx, guestId, { lock: true });
+      if (!guest || guest.cart.items.length === 0) return false;
+      await tx.query('INSERT INTO carts (customer_id) VALUES ($1) ON CONFLICT DO NOTHING', [customerId]);
+      const customer = (await load(tx, customerId, { lock: true }))!;
+      await save(tx, customer.cart, mergeCarts(customer.cart, guest.cart));
+      await tx.query('DELETE FROM cart_lines WHERE customer_id = $1', [guestId]);
+      await tx.query('DELETE FROM carts WHERE customer_id = $1', [guestId]);
+      return true;
     },
 
     /** Changes an existing cart inside the caller's transaction (event handlers); no cart, no change. */

@@ -1,4 +1,4 @@
-import type { OrderStatus } from '@emporium/contracts';
+import type { OrderStatus, ShippingAddress } from '@emporium/contracts';
 import { AppError } from '@emporium/platform';
 
 /** The order state machine, as data: from each status, the statuses it may move to. */
@@ -49,6 +49,7 @@ export interface Order {
   paymentMethod: 'credit_card';
   paymentToken: string | null;
   paymentId: string | null;
+  shippingAddress: ShippingAddress | null;
   shipmentId: string | null;
   carrier: string | null;
   trackingNumber: string | null;

@@ -16,6 +16,9 @@ export interface PlaceOrderDeps {
   reservationTtlMs: number;
 }
 
+/** The request with the customer settled (the token's subject, or the body's for internal callers). */
+export type PlaceOrderCommand = PlaceOrderRequest & { customer_id: string };
+
 export const newOrderId = (): string => `ord_${randomBytes(8).toString('hex')}`;
 
 /**
@@ -23,7 +26,7 @@ export const newOrderId = (): string => `ord_${randomBytes(8).toString('hex')}`;
  * `order_placed` fact that starts the checkout saga. Rejects unknown or unavailable products,
  * naming the item at fault. Never publishes: the store writes order and event together.
  */
-export async function placeOrder(request: PlaceOrderRequest, deps: PlaceOrderDeps): Promise<{ order: Order; events: PendingEvent[] }> {
+export async function placeOrder(request: PlaceOrderCommand, deps: PlaceOrderDeps): Promise<{ order: Order; events: PendingEvent[] }> {
   const fromCart = request.from_cart === true;
   let wanted: Array<{ productId: string; quantity: number }>;
   let discount = { code: null as string | null, amount: 0 };
@@ -72,6 +75,7 @@ export async function placeOrder(request: PlaceOrderRequest, deps: PlaceOrderDep
     paymentMethod: request.payment_method,
     paymentToken: request.payment_token ?? null,
     paymentId: null,
+    shippingAddress: request.shipping_address ?? null,
     shipmentId: null,
     carrier: null,
     trackingNumber: null,

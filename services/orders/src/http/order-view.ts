@@ -16,6 +16,7 @@ export function toView(order: Order, history: HistoryEntry[]): OrderView {
     total: order.total,
     paymentMethod: order.paymentMethod,
     paymentId: order.paymentId,
+    shippingAddress: order.shippingAddress,
     shipment: order.shipmentId && order.carrier && order.trackingNumber ? { id: order.shipmentId, carrier: order.carrier, trackingNumber: order.trackingNumber } : null,
     history: history.map((h) => ({ status: h.status, reason: h.reason, at: h.at.toISOString() })),
     deadline: order.stepDeadline?.toISOString() ?? null,

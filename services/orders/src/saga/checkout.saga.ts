@@ -172,6 +172,7 @@ export function onPaymentAuthorized(order: Order, paymentId: string, now = new D
           items: order.items,
           total: order.total,
           currency: order.currency,
+          source: order.source,
         }),
       ],
     };

@@ -1,4 +1,4 @@
-import type { EventData, OrderStatus } from '@emporium/contracts';
+import type { EventData, OrderStatus, ShippingAddress } from '@emporium/contracts';
 import { writeOutbox, type Db, type PendingEvent, type Sql } from '@emporium/platform';
 import { assertTransition, deadlineFor, DEFAULT_STEP_TIMEOUTS, type Compensation, type HistoryEntry, type Order, type OrderLine, type StepTimeouts } from '../domain/order';
 import type { Reaction } from '../saga/checkout.saga';
@@ -17,6 +17,7 @@ interface OrderRow {
   payment_method: 'credit_card';
   payment_token: string | null;
   payment_id: string | null;
+  shipping_address: ShippingAddress | null;
   shipment_id: string | null;
   carrier: string | null;
   tracking_number: string | null;
@@ -51,6 +52,7 @@ const toOrder = (r: OrderRow, items: OrderLine[], compensations: Compensation[] 
   paymentMethod: r.payment_method,
   paymentToken: r.payment_token,
   paymentId: r.payment_id,
+  shippingAddress: r.shipping_address,
   shipmentId: r.shipment_id,
   carrier: r.carrier,
   trackingNumber: r.tracking_number,
@@ -68,7 +70,11 @@ const toOrder = (r: OrderRow, items: OrderLine[], compensations: Compensation[] 
 /** The statuses the timeout sweep looks at. */
 const WAITING = ['placed', 'awaiting_payment', 'payment_pending', 'confirmed', 'fulfilling'];
 
+/** NOTIFY channel that carries the id of each order that changed (live order pages listen). */
+export const ordersChangedChannel = (schema: string): string => `orders_changed_${schema}`;
+
 export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts = DEFAULT_STEP_TIMEOUTS) {
+  const changesChannel = ordersChangedChannel(db.schema);
   const loadCompensations = async (tx: Sql, ids: string[]): Promise<Map<string, Compensation[]>> => {
     const byOrder = new Map<string, Compensation[]>();
     if (ids.length === 0) return byOrder;
@@ -136,6 +142,7 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
       }
     }
     await writeOutbox(tx, reaction.events, { source, correlationId });
+    if (reaction.to || reaction.patch || reaction.compensations) await tx.query('SELECT pg_notify($1, $2)', [changesChannel, order.id]);
     return next;
   };
 
@@ -170,10 +177,11 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
       await db.transaction(async (tx) => {
         await tx.query(
           `INSERT INTO orders (id, customer_id, status, status_reason, currency, subtotal, discount, discount_code, total, payment_method,
-             payment_token, source, reserve_until, step_deadline, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)`,
+             payment_token, source, reserve_until, step_deadline, created_at, updated_at, shipping_address)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)`,
           [order.id, order.customerId, order.status, order.statusReason, order.currency, order.subtotal, order.discount, order.discountCode, order.total,
-            order.paymentMethod, order.paymentToken, order.source, order.reserveUntil, deadlineFor(order.status, order.createdAt, order.reserveUntil, timeouts), order.createdAt],
+            order.paymentMethod, order.paymentToken, order.source, order.reserveUntil, deadlineFor(order.status, order.createdAt, order.reserveUntil, timeouts), order.createdAt,
+            order.shippingAddress === null ? null : JSON.stringify(order.shippingAddress)],
         );
         for (const line of order.items) {
           await tx.query('INSERT INTO order_lines (order_id, product_id, name, quantity, unit_price, line_total) VALUES ($1, $2, $3, $4, $5, $6)', [
@@ -194,6 +202,12 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
         [id],
       );
       return rows;
+    },
+
+    /** The customer an order belongs to (ownership checks), without loading it. */
+    async ownerOf(id: string): Promise<string | undefined> {
+      const { rows } = await db.query<{ customer_id: string }>('SELECT customer_id FROM orders WHERE id = $1', [id]);
+      return rows[0]?.customer_id;
     },
 
     async listByCustomer(customerId: string, limit: number): Promise<Order[]> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Payment, PaymentId, PaymentOfOrderQuery, RefundPaymentRequest } from '@emporium/contracts';
-import { AppError, notFound, problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
+import { AppError, mayAccessCustomer, notFound, principalOf, problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
 import { refundPayment } from '../domain/refund-payment';
 import type { ProviderFactory } from '../providers/provider';
 import type { PaymentsStore } from '../store/payments.store';
@@ -14,7 +14,8 @@ export function paymentsRoutes(app: HttpApp, store: PaymentsStore, providers: Pr
     schema: { tags: ['payments'], summary: 'One payment and its provider calls (no card data)', params: Params, response: { 200: Payment, ...problemResponses } },
   }, async (request) => {
     const payment = await store.get(request.params.paymentId);
-    if (!payment) throw missing(request.params.paymentId);
+    // Another shopper's payment does not exist for them.
+    if (!payment || !mayAccessCustomer(principalOf(request), payment.customerId)) throw missing(request.params.paymentId);
     return payment;
   });
 
@@ -22,7 +23,7 @@ export function paymentsRoutes(app: HttpApp, store: PaymentsStore, providers: Pr
     schema: { tags: ['payments'], summary: 'The payment of an order', querystring: PaymentOfOrderQuery, response: { 200: Payment, ...problemResponses } },
   }, async (request) => {
     const payment = await store.getByOrder(request.query.orderId);
-    if (!payment) throw notFound('PAYMENTS.PAYMENT_NOT_FOUND', `Order ${request.query.orderId} has no payment.`);
+    if (!payment || !mayAccessCustomer(principalOf(request), payment.customerId)) throw notFound('PAYMENTS.PAYMENT_NOT_FOUND', `Order ${request.query.orderId} has no payment.`);
     return payment;
   });
 

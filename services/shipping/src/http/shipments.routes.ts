@@ -1,5 +1,5 @@
 import { FindShipmentQuery, Shipment, ShipmentParams, ShipmentStatus, UpdateShipmentStatusRequest } from '@emporium/contracts';
-import { notFound, problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
+import { mayAccessCustomer, notFound, principalOf, problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
 import { transition } from '../domain/shipment';
 import type { ShipmentsStore } from '../store/shipments.store';
 
@@ -13,7 +13,8 @@ export function shipmentsRoutes(app: HttpApp, store: ShipmentsStore, idempotency
     schema: { tags: ['shipments'], summary: 'One shipment with its status history', params: ShipmentParams, response: { 200: Shipment, ...problemResponses } },
   }, async (request) => {
     const shipment = await store.get(request.params.shipmentId);
-    if (!shipment) throw shipmentNotFound(`Shipment ${request.params.shipmentId} does not exist.`);
+    // Another shopper's shipment does not exist for them.
+    if (!shipment || !mayAccessCustomer(principalOf(request), shipment.customerId)) throw shipmentNotFound(`Shipment ${request.params.shipmentId} does not exist.`);
     return shipment;
   });
 
@@ -21,7 +22,7 @@ export function shipmentsRoutes(app: HttpApp, store: ShipmentsStore, idempotency
     schema: { tags: ['shipments'], summary: 'The shipment of an order, with its status history', querystring: FindShipmentQuery, response: { 200: Shipment, ...problemResponses } },
   }, async (request) => {
     const shipment = await store.getByOrder(request.query.orderId);
-    if (!shipment) throw shipmentNotFound(`Order ${request.query.orderId} has no shipment (yet).`);
+    if (!shipment || !mayAccessCustomer(principalOf(request), shipment.customerId)) throw shipmentNotFound(`Order ${request.query.orderId} has no shipment (yet).`);
     return shipment;
   });
 
