@@ -33,8 +33,18 @@ export function storefrontIsStale(app = STOREFRONT_APP): boolean {
  */
 export function ensureStorefrontBuilt(log: (message: string) => void = () => undefined): string {
   if (!storefrontIsStale()) return STOREFRONT_DIST;
+  let vite: string;
+  try {
+    vite = join(dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
+  } catch {
+    // An install without dev dependencies: serve the build that is there, if any.
+    if (existsSync(join(STOREFRONT_DIST, 'index.html'))) {
+      log('The storefront build may be stale, and Vite is not installed to rebuild it (npm install).');
+      return STOREFRONT_DIST;
+    }
+    throw new Error('The storefront is not built and Vite is not installed to build it: run `npm install`, then `npm run build`.');
+  }
   log('Building the storefront (apps/storefront) …');
-  const vite = join(dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
   const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: STOREFRONT_APP, stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.status !== 0) throw new Error(`building the storefront failed (vite exited with ${result.status ?? result.signal})`);
   return STOREFRONT_DIST;

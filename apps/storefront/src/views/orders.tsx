@@ -86,10 +86,10 @@ export function OrderView({ id, placed }: { id: string; placed: boolean }) {
   }, [api, id]);
 
   useKeepCartOnFailure(order);
-  // The cart changes when an order is placed or settles: keep the header's count true.
+  // The cart empties when the order is confirmed (and stays on a decline): keep the header's count true.
   useEffect(() => {
-    if (order?.terminal) void refreshCart();
-  }, [order?.terminal, refreshCart]);
+    if (order?.status) void refreshCart();
+  }, [order?.status, refreshCart]);
 
   const failed = order !== undefined && STATUS[order.status]?.tone === 'bad';
   const title = placed ? 'Thank you for your order' : 'Your order';
