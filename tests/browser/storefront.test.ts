@@ -233,7 +233,7 @@ run('storefront in a browser', () => {
     await context.close();
   }, 120_000);
 
-  it('when a shopper uses only the keyboard, then they can find a product, add it and reach checkout, always seeing where the focus is', async () => {
+  it('when a shopper uses only the keyboard, then they can find a product, add it, check out and pay, always seeing where the focus is', async () => {
     const shot = screenshots('keyboard');
     const { context, page, errors } = await openContext(shot);
     await page.goto(store.url);
@@ -280,7 +280,7 @@ run('storefront in a browser', () => {
     await page.keyboard.press('Enter');
     await page.getByText('Added 2 × Oak dining chair to your cart.').first().waitFor();
     // The announcement reaches screen readers through the polite live region.
-    await expect.poll(() => page.locator('body > #root > .live-region, #root .live-region').first().textContent()).toContain('Added 2 × Oak dining chair');
+    await expect.poll(() => page.locator('.status-bar[role="status"]').textContent()).toContain('Added 2 × Oak dining chair');
 
     await page.keyboard.press('Shift+Tab');
     await tabTo(/^Cart/);
@@ -297,7 +297,26 @@ run('storefront in a browser', () => {
     await expect.poll(async () => (await focused()).name).toBe('Full name');
     expect(await page.locator('.field-error').count()).toBeGreaterThanOrEqual(5);
     await shot(page, 'errors-next-to-fields');
+
+    // Fill the form and place the order without the mouse.
     await page.keyboard.type('Kay Board');
+    for (const [field, text] of [
+      [/^Address line 1$/, '5 Keyboard Lane'],
+      [/^Town or city$/, 'Cork'],
+      [/^Postal code$/, 'T12 AB34'],
+      [/^Card number$/, '4242 4242 4242 4242'],
+      [/^Expiry date \(MM\/YY\)$/, '11/31'],
+      [/^Security code \(CVC\)$/, '321'],
+    ] as const) {
+      await tabTo(field);
+      await page.keyboard.type(text);
+    }
+    await tabTo(/^Place order$/);
+    await shot(page, 'form-filled-by-keyboard');
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await focused()).name, { timeout: 15_000 }).toBe('Thank you for your order');
+    await page.locator('[data-testid="order-status"][data-status="completed"]').waitFor({ timeout: FINAL_STATUS_MS });
+    await shot(page, 'order-completed');
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);

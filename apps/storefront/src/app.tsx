@@ -142,13 +142,13 @@ function Shell() {
   return (
     <>
       <Header route={route} />
+      <div className="status-bar" role="status" aria-live="polite" aria-atomic="true">
+        {announcement}
+      </div>
       <main id="main">
         {/* A key per route remounts the screen, so its heading takes the focus. */}
         <Screen key={hrefOf(route)} route={route} />
       </main>
-      <div className="live-region" role="status" aria-live="polite" aria-atomic="true">
-        {announcement}
-      </div>
       <footer className="site-footer">
         <p>Emporium demo store · prices include VAT · test cards only</p>
       </footer>

@@ -130,8 +130,15 @@ export function CheckoutView() {
     );
   }
 
-  const setA = (key: keyof AddressForm) => (e: { target: { value: string } }) => setAddress({ ...address, [key]: e.target.value });
-  const setC = (key: keyof CardForm) => (e: { target: { value: string } }) => setCard({ ...card, [key]: e.target.value });
+  // Editing a field takes its error away: the message was about the old value.
+  const setA = (key: keyof AddressForm) => (e: { target: { value: string } }) => {
+    setAddress({ ...address, [key]: e.target.value });
+    if (addressErrors[key]) setAddressErrors({ ...addressErrors, [key]: undefined });
+  };
+  const setC = (key: keyof CardForm) => (e: { target: { value: string } }) => {
+    setCard({ ...card, [key]: e.target.value });
+    if (cardErrors[key]) setCardErrors({ ...cardErrors, [key]: undefined });
+  };
 
   return (
     <Page title="Checkout">
