@@ -126,7 +126,7 @@ export function OrderView({ id, placed }: { id: string; placed: boolean }) {
         )}
         {!order.terminal && <p className="muted small">This page updates by itself{mode === 'polling' ? ' every few seconds' : ''} — no need to reload.</p>}
       </div>
-      <div className="live-region" role="status" aria-live="polite" aria-atomic="true">
+      <div className="visually-hidden" role="status" aria-live="polite" aria-atomic="true">
         {liveMessage}
       </div>
       <h2>Items</h2>
