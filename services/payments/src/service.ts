@@ -18,7 +18,8 @@ const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 /** Card networks hold an uncaptured authorization for about 7 days. */
 export const DEFAULT_AUTHORIZATION_LIFETIME_MS = 7 * 24 * 60 * 60_000;
 
-interface CommonOptions {
+/** Timings of payments, whatever the processor. */
+export interface PaymentsTimings {
   /** How long an authorization holds before it lapses uncaptured; match the processor's. Default 7 days. */
   authorizationLifetimeMs?: number;
   /** How often lapsed authorizations are looked for. Default 60 s. */
@@ -27,7 +28,7 @@ interface CommonOptions {
   providerRetryIntervalMs?: number;
 }
 
-export type PaymentsOptions = CommonOptions &
+export type PaymentsOptions = PaymentsTimings &
   (
     | {
         /** The card processor, reached through the stripe SDK: the sandbox's URL and secret key (or Stripe's). */
