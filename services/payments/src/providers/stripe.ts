@@ -80,6 +80,7 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
         if (error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'resource_missing') {
           return { status: 'declined', code: 'invalid_token', message: error.message };
         }
+        // Any other refusal is a request we got wrong or a key problem: retried (and logged) until fixed.
         throw transient(error, paymentId);
       }
     },
