@@ -6,7 +6,7 @@ import { startDistributed, SERVICE_NAMES } from './distributed';
 
 const config = loadConfigOrExit('emporium', z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(3000).describe('public port of the gateway'),
-  SERVICE_PORT_BASE: z.coerce.number().int().min(1).max(65000).default(3100).describe('services listen on base+1 … base+7'),
+  SERVICE_PORT_BASE: z.coerce.number().int().min(1).max(65000).default(3100).describe('services listen on base+1 … base+7, the card processor sandbox on base+8'),
   DATABASE_PREFIX: z.string().default('emporium').describe('each service uses database <prefix>_<service>'),
   KAFKA_BROKERS: z.string().default('127.0.0.1:9092').describe('Kafka bootstrap brokers'),
   LOG_LEVEL: z.string().default('info').describe('pino log level of every service'),
@@ -30,6 +30,7 @@ Emporium (distributed) is running — ready in ${((Date.now() - started) / 1000)
 
   Gateway   ${platform.url}/
 ${SERVICE_NAMES.map((name) => `  ${name.padEnd(9)} ${platform.urls[name]}/docs   (pid ${platform.pid(name)})`).join('\n')}
+  card processor (sandbox, Stripe API) ${platform.urls['card-processor']}/v1   (pid ${platform.pid('card-processor')})
   Logs      .data/distributed-logs/<service>.log
   Staff     POST ${platform.url}/auth/staff/signin as ${admin.email}${admin.file ? ` (password in ${admin.file})` : ''}
 

@@ -65,6 +65,7 @@ Emporium is running — ready in ${seconds} s, ${rss} MB of memory${platform.see
   Health            ${u}/health/ready
   API docs          ${u}/api-docs/orders  (and catalog, cart, inventory, payments, shipping)
 ${Object.entries(platform.services).map(([name, s]) => `  ${name.padEnd(17)} ${s.url}/docs`).join('\n')}
+  Card processor    ${platform.sandboxes.cardProcessor.url}/v1  (sandbox, Stripe API; publishable key ${platform.sandboxes.cardProcessor.publishableKey})
 
 Press Ctrl+C to stop.
 `);
