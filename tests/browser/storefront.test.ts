@@ -40,7 +40,6 @@ run('storefront in a browser', () => {
   async function openContext(shot: (page: Page, step: string) => Promise<void>, options: Parameters<Browser['newContext']>[0] = {}): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-IE', ...options });
     open = context;
-    await store.prepare(context);
     const errors = watchForPageErrors(context);
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
@@ -348,7 +347,13 @@ run('storefront in a browser', () => {
   }, 120_000);
 
   it('when the built page is served, then it has no inline script or style for the CSP to refuse', async () => {
-    const html = await (await fetch(`${store.url}/`)).text();
+    const res = await fetch(`${store.url}/`);
+    // The gateway's policy: the app's own scripts and styles, API calls here and to the card processor.
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).toContain(new URL(store.processorUrl).origin);
+    const html = await res.text();
     expect(html).toMatch(/<script type="module" crossorigin src="\/assets\/[^"]+\.js"><\/script>/);
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     expect(html).not.toMatch(/<style[\s>]/);
