@@ -106,6 +106,6 @@ for (const phase of phases) {
   total.failed += phase.report.numFailedTests;
   total.skipped += phase.report.numPendingTests + phase.report.numTodoTests;
 }
-if (skipped.length > 0) console.log(`\nLeft out for want of servers: ${skipped.join('; ')}.`);
+if (skipped.length > 0) console.log(`\nLeft out (a server or the browser is missing): ${skipped.join('; ')}.`);
 console.log(`\ntests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(phases.every((p) => p.status === 0) ? 0 : 1);
