@@ -320,6 +320,40 @@ run('storefront in a browser', () => {
     await context.close();
   }, 120_000);
 
+  it('when something is wrong, then the message says what and sits next to the field', async () => {
+    const shot = screenshots('errors');
+    const { context, page, errors } = await openContext(shot);
+    await page.goto(`${store.url}/#/signup`);
+    await page.getByLabel('Your name').fill('Weak Password');
+    await page.getByLabel('Email').fill(email());
+    await page.getByLabel('Password').fill('aaaaaaaaaa');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    const passwordError = page.locator('.field-error').first();
+    await passwordError.waitFor();
+    expect(await page.getByLabel('Password').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByLabel('Password').getAttribute('aria-describedby')).toContain(await passwordError.getAttribute('id'));
+    await shot(page, 'weak-password');
+
+    await page.goto(`${store.url}/#/signin`);
+    await page.getByLabel('Email').fill(email());
+    await page.getByLabel('Password').fill(password());
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'do not match an account' }).waitFor();
+    await shot(page, 'wrong-password');
+
+    await addToCart(page, 'board', 'Olive wood board');
+    await page.goto(`${store.url}/#/cart`);
+    await page.getByLabel('Discount code').fill('NOSUCHCODE');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    const codeError = page.locator('#discount-error');
+    await codeError.waitFor();
+    expect((await codeError.textContent())?.length).toBeGreaterThan(10);
+    expect(await page.getByLabel('Discount code').getAttribute('aria-invalid')).toBe('true');
+    await shot(page, 'unknown-discount-code');
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
   it('when the store is used on a phone-sized screen, then every main view fits without sideways scrolling', async () => {
     const shot = screenshots('phone');
     const { context, page, errors } = await openContext(shot, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });

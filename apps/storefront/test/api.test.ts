@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError, createApiClient } from '../src/lib/api';
+import { ApiError, createApiClient, fieldSentence } from '../src/lib/api';
 import { createSessionStore, memoryStorage, type Session } from '../src/lib/session';
 
 interface Call {
@@ -126,5 +126,12 @@ describe('api client', () => {
     store.set(guestSession);
     const api = createApiClient({ store, fetch: () => Promise.reject(new TypeError('fetch failed')) });
     await expect(api.request('GET', '/products')).rejects.toMatchObject({ status: 0, message: expect.stringContaining('could not be reached') });
+  });
+});
+
+describe('field messages', () => {
+  it('when a service names a rule after the field, then the form shows a sentence without the rule code', () => {
+    expect(fieldSentence('The password', 'must not be one or two characters repeated (rule: repeated_characters)')).toBe('The password must not be one or two characters repeated.');
+    expect(fieldSentence('The password', 'Too short.')).toBe('Too short.');
   });
 });

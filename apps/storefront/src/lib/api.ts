@@ -207,5 +207,15 @@ export function createApiClient(options: { store: SessionStore; fetch?: FetchLik
   };
 }
 
+/**
+ * A field message from a problem document as a sentence for the form: services write them to follow
+ * the field's name ("must be …"); the rule code in parentheses is for machines.
+ */
+export function fieldSentence(label: string, message: string): string {
+  const text = message.replace(/\s*\(rule: [\w-]+\)\s*$/, '').trim();
+  const sentence = /^[a-z]/.test(text) ? `${label} ${text}` : text;
+  return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
+}
+
 /** A fresh Idempotency-Key: one per attempt of the shopper, reused on automatic retries. */
 export const newIdempotencyKey = (): string => crypto.randomUUID();

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import type { Cart } from '@emporium/contracts';
-import { ApiError } from '../lib/api';
+import { ApiError, fieldSentence } from '../lib/api';
 import { parseRoute, navigate } from '../lib/router';
 import type { Session } from '../lib/session';
 import { useStore } from '../state';
@@ -60,11 +60,14 @@ function AccountForm({ mode, next }: { mode: 'signin' | 'signup'; next: string |
     } catch (error) {
       setBusy(false);
       if (error instanceof ApiError) {
+        const labels: Record<Fields, string> = { name: 'Your name', email: 'The email address', password: 'The password' };
         const fieldErrors: Partial<Record<Fields, string>> = {};
-        for (const f of error.fieldErrors) if (f.field === 'name' || f.field === 'email' || f.field === 'password') fieldErrors[f.field] = f.message;
+        for (const f of error.fieldErrors) if (f.field === 'name' || f.field === 'email' || f.field === 'password') fieldErrors[f.field] = fieldSentence(labels[f.field], f.message);
         if (error.code === 'AUTH.WEAK_PASSWORD' && !fieldErrors.password) fieldErrors.password = error.message;
         setErrors(fieldErrors);
-        setFormError(error.code === 'AUTH.INVALID_CREDENTIALS' ? 'That email and password do not match an account. Check them and try again.' : error.message);
+        // Said next to the field already: no second message under the form.
+        const besideFields = Object.keys(fieldErrors).length > 0;
+        setFormError(error.code === 'AUTH.INVALID_CREDENTIALS' ? 'That email and password do not match an account. Check them and try again.' : besideFields ? undefined : error.message);
       } else setFormError('Something went wrong; please try again.');
       window.setTimeout(() => document.querySelector<HTMLElement>('[aria-invalid="true"], #account-error')?.focus(), 0);
     }

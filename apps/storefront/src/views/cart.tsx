@@ -138,7 +138,7 @@ function DiscountForm({ cart, onChange }: { cart: Cart; onChange: (cart: Cart, m
       setCode('');
       onChange(next, `Discount code ${next.discount?.code ?? code.trim().toUpperCase()} applied.`);
     } catch (e) {
-      setError(e instanceof ApiError ? (e.fieldMessage('code') ? `This code ${e.fieldMessage('code')}.`.replace(/\.\.$/, '.') : e.message) : 'Could not apply the code.');
+      setError(e instanceof ApiError ? e.message : 'Could not apply the code.');
     } finally {
       setBusy(false);
     }

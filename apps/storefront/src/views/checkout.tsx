@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { OrderView } from '@emporium/contracts';
-import { ApiError, newIdempotencyKey } from '../lib/api';
+import { ApiError, fieldSentence, newIdempotencyKey } from '../lib/api';
 import { COUNTRIES, parseExpiry, validateAddress, validateCard, type AddressForm, type CardForm, type Errors } from '../lib/checkout';
 import { recentOrders } from '../lib/order-stream';
 import { CardError, tokenizeCard } from '../lib/processor';
@@ -100,7 +100,7 @@ export function CheckoutView() {
         for (const fieldError of error.fieldErrors) {
           const name = fieldError.field.replace(/^shipping_address\./, '');
           const key = fieldError.field.startsWith('shipping_address') ? ADDRESS_FIELD[name] : undefined;
-          if (key) aFromServer[key] = fieldError.message;
+          if (key) aFromServer[key] = fieldSentence('This', fieldError.message);
           else others.push(`${fieldError.field}: ${fieldError.message}`);
         }
         setAddressErrors(aFromServer);
