@@ -320,6 +320,35 @@ run('storefront in a browser', () => {
     await context.close();
   }, 120_000);
 
+  it('when the stored access token is no longer accepted, then the app refreshes it once and the shopper carries on', async () => {
+    const shot = screenshots('refresh');
+    const { context, page, errors } = await openContext(shot);
+    await page.goto(store.url);
+    await addToCart(page, 'speaker', 'Bluetooth speaker');
+    // Spoil the token's signature, as a rotated-away key or a copied token would look to the gateway.
+    const spoiled = await page.evaluate<string>(`(() => {
+      const session = JSON.parse(localStorage.getItem('emporium.session'));
+      const last = session.accessToken.slice(-1);
+      session.accessToken = session.accessToken.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+      localStorage.setItem('emporium.session', JSON.stringify(session));
+      return session.accessToken;
+    })()`);
+    const refreshes: number[] = [];
+    page.on('response', (response) => {
+      if (response.url().endsWith('/auth/refresh')) refreshes.push(response.status());
+    });
+    await page.reload();
+    await page.goto(`${store.url}/#/cart`);
+    await page.locator('.cart-line').first().waitFor();
+    expect(await page.locator('.cart-line-name').allTextContents()).toEqual(['Bluetooth speaker']);
+    expect(refreshes).toEqual([200]);
+    const current = await page.evaluate<string>(`JSON.parse(localStorage.getItem('emporium.session')).accessToken`);
+    expect(current).not.toBe(spoiled);
+    await shot(page, 'cart-after-refresh');
+    expect(errors.filter((e) => !e.includes('401'))).toEqual([]);
+    await context.close();
+  }, 120_000);
+
   it('when something is wrong, then the message says what and sits next to the field', async () => {
     const shot = screenshots('errors');
     const { context, page, errors } = await openContext(shot);
