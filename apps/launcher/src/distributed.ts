@@ -24,6 +24,8 @@ export interface DistributedOptions {
   logLevel?: string;
   logDir?: string;
   seed?: boolean;
+  /** The built storefront the gateway serves at `/`. */
+  storefrontDir?: string;
   /** The first admin (identity creates it); seeding signs in as them. Required with `seed`. */
   admin?: { email: string; password: string };
   /** Extra environment per service (e.g. a shorter reservation window in tests). */
@@ -73,6 +75,7 @@ export async function startDistributed(options: DistributedOptions = {}): Promis
         PORT: String(gatewayPort),
         ...Object.fromEntries(SERVICE_NAMES.map((s) => [`${s === 'shipping' ? 'SHIPPING' : s.toUpperCase()}_URL`, urls[s]])),
         PAYMENT_PROCESSOR_URL: urls['card-processor'],
+        ...(options.storefrontDir ? { STOREFRONT_DIR: options.storefrontDir } : {}),
         PAYMENT_PROCESSOR_PUBLISHABLE_KEY: options.env?.['card-processor']?.CARD_PROCESSOR_PUBLISHABLE_KEY ?? DEFAULT_PUBLISHABLE_KEY,
         ...options.env?.gateway,
       };

@@ -3,6 +3,7 @@ import { loadConfigOrExit } from '@emporium/platform';
 import { mkdirSync } from 'node:fs';
 import { adminCredentials } from './admin-credentials';
 import { startDistributed, SERVICE_NAMES } from './distributed';
+import { ensureStorefrontBuilt } from './storefront';
 
 const config = loadConfigOrExit('emporium', z.object({
   PORT: z.coerce.number().int().min(1).max(65535).default(3000).describe('public port of the gateway'),
@@ -15,6 +16,7 @@ const config = loadConfigOrExit('emporium', z.object({
 const started = Date.now();
 mkdirSync('.data', { recursive: true });
 const admin = adminCredentials('.data');
+const storefrontDir = ensureStorefrontBuilt((m) => process.stderr.write(`${m}\n`));
 process.stderr.write('Emporium is starting in distributed mode (PostgreSQL + Kafka, one process per service) …\n');
 const platform = await startDistributed({
   gatewayPort: config.PORT,
@@ -24,6 +26,7 @@ const platform = await startDistributed({
   logLevel: config.LOG_LEVEL,
   seed: true,
   admin,
+  storefrontDir,
 });
 process.stderr.write(`
 Emporium (distributed) is running — ready in ${((Date.now() - started) / 1000).toFixed(1)} s${platform.seeded ? ', demo store seeded' : ''}.
