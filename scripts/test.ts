@@ -3,6 +3,8 @@
  * `*.kafka.test.ts` (Kafka and PostgreSQL, distributed mode) and `*.pg.test.ts` (PostgreSQL).
  * On a laptop without those servers they are left out, and this says which and how to run them.
  * In CI (CI=true) or with EMPORIUM_REQUIRE_SERVERS=1 they are required: a missing server fails the run.
+ * The storefront's browser journeys (`tests/browser`) need Debian's chromium at /usr/bin/chromium
+ * (or CHROMIUM_PATH): left out without it on a laptop, required in CI.
  * Extra arguments go to vitest (e.g. `npm test -- services/orders`).
  */
 import { spawnSync } from 'node:child_process';
@@ -51,6 +53,21 @@ if (!hasPostgres || !hasKafka) {
 
 mkdirSync('.data', { recursive: true });
 const extra = process.argv.slice(2);
+const filters = extra.filter((a) => !a.startsWith('-'));
+
+// The browser journeys run on their own after the in-process suites, so chromium does not compete
+// with them for the CPU; with file filters given, only when a filter points at them.
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const browserWanted = filters.length === 0 || filters.some((f) => f.includes('browser') || 'tests/browser'.startsWith(f.replace(/\/$/, '')));
+const hasChromium = existsSync(chromium);
+if (browserWanted && !hasChromium) {
+  if (required) {
+    console.error(`\nnpm test: no browser at ${chromium}, and the storefront's browser journeys are required here (CI). Install Debian's chromium: apt-get install -y chromium.\n`);
+    process.exit(1);
+  }
+  skipped.push(`browser journeys (tests/browser: no chromium at ${chromium}; apt-get install -y chromium)`);
+  console.warn(`\nnpm test: no browser at ${chromium} — skipping the storefront's browser journeys (tests/browser). Install it: apt-get install -y chromium.\n`);
+}
 
 interface Report {
   numPassedTests: number;
@@ -72,10 +89,12 @@ function vitest(name: string, args: string[]): { status: number; report?: Report
 
 // Phase 1: everything that runs in one process (unit, component, embedded end-to-end), in parallel.
 // Phase 2: the distributed suites, one file at a time — each starts seven processes of its own.
-const phases = [vitest('embedded', ['--exclude', '**/*.kafka.test.ts', ...excludes.flatMap((g) => ['--exclude', g])])];
+// Phase 3: the storefront in a real browser (chromium), against the embedded store.
+const phases = [vitest('embedded', ['--exclude', '**/*.kafka.test.ts', '--exclude', 'tests/browser/**', ...excludes.flatMap((g) => ['--exclude', g]), ...(filters.length > 0 ? ['--passWithNoTests'] : [])])];
 if (!excludes.includes('**/*.kafka.test.ts')) {
   phases.push(vitest('distributed', ['--config', 'vitest.distributed.config.ts', '--passWithNoTests']));
 }
+if (browserWanted && hasChromium) phases.push(vitest('browser', filters.length > 0 ? [] : ['tests/browser']));
 
 const total = { passed: 0, failed: 0, skipped: 0 };
 for (const phase of phases) {
@@ -87,6 +106,6 @@ for (const phase of phases) {
   total.failed += phase.report.numFailedTests;
   total.skipped += phase.report.numPendingTests + phase.report.numTodoTests;
 }
-if (skipped.length > 0) console.log(`\nLeft out for want of servers: ${skipped.join('; ')}.`);
+if (skipped.length > 0) console.log(`\nLeft out (a server or the browser is missing): ${skipped.join('; ')}.`);
 console.log(`\ntests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(phases.every((p) => p.status === 0) ? 0 : 1);

@@ -19,7 +19,6 @@ const ENDPOINTS: Array<{ method: string; path: string; as: 'shopper' | 'staff'; 
   { method: 'DELETE', path: '/cart/{me}/remove', as: 'shopper', near: fc.record({ productId: fc.oneof(fc.constant('456'), fc.integer()), quantity: fc.oneof(fc.integer(), fc.string()) }, { requiredKeys: [] }) },
   { method: 'POST', path: '/inventory/457/update', as: 'staff', near: fc.record({ set: fc.oneof(fc.integer(), fc.double()), adjust: fc.integer(), reason: fc.string() }, { requiredKeys: [] }) },
   { method: 'POST', path: '/products', as: 'staff', near: fc.record({ sku: fc.string(), name: fc.string(), category: fc.string(), price: fc.record({ amount: fc.integer(), currency: fc.string() }) }, { requiredKeys: [] }) },
-  { method: 'POST', path: '/api/payments/tokens', as: 'shopper', near: fc.record({ number: fc.oneof(fc.constant('4242424242424242'), fc.string()), expMonth: fc.integer(), expYear: fc.integer(), cvc: fc.string() }, { requiredKeys: [] }) },
 ];
 
 describe('bad input at the public edge (embedded)', () => {

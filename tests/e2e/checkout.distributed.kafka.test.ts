@@ -10,7 +10,7 @@ describeCheckoutJourneys(
   async () => {
     await dropServiceDatabases(PREFIX);
     const platform = await startDistributed({ gatewayPort: 3400, servicePortBase: 3400, databasePrefix: PREFIX, logLevel: 'warn', admin: TEST_ADMIN });
-    return { url: platform.url, stop: platform.stop };
+    return { url: platform.url, cardProcessor: platform.sandboxes.cardProcessor, stop: platform.stop };
   },
   { terminalTimeoutMs: 30_000 },
 );

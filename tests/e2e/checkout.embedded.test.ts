@@ -5,7 +5,7 @@ import { describeCheckoutJourneys, latencies } from './journeys';
 
 describeCheckoutJourneys('embedded: one process, PGlite, in-process bus', async () => {
   const platform = await startEmbedded({ port: 0, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent', admin: TEST_ADMIN });
-  return { url: platform.url, stop: platform.stop };
+  return { url: platform.url, cardProcessor: platform.sandboxes.cardProcessor, stop: platform.stop };
 });
 
 afterAll(() => {

@@ -9,6 +9,8 @@ import { signInStaff, signUpCustomer, type Session } from '../support/auth';
  */
 export interface RunningPlatform {
   url: string;
+  /** The sandbox card processor (Stripe API): cards are tokenized there, never sent to our services. */
+  cardProcessor: { url: string; publishableKey: string };
   stop(): Promise<void>;
 }
 
@@ -114,9 +116,15 @@ export function describeCheckoutJourneys(mode: string, start: () => Promise<Runn
       expect(placed.status).toBe(201);
       expect(placed.body.next).toMatchObject({ action: 'pay', href: `/api/orders/${placed.body.id}/payment` });
       await until(async () => ((await call('GET', `/api/orders/${placed.body.id}`)).body.status === 'awaiting_payment' ? true : undefined), 'awaiting_payment');
-      const token = await call('POST', '/api/payments/tokens', { number: '4242424242424242', expMonth: 12, expYear: new Date().getFullYear() + 2, cvc: '123' });
-      expect(token.status).toBe(201);
-      const paid = await call('POST', `/api/orders/${placed.body.id}/payment`, { payment_token: token.body.token });
+      // As the storefront's card form does: straight to the processor's tokenization, with its publishable key.
+      const tokenized = await fetch(`${platform.cardProcessor.url}/v1/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ key: platform.cardProcessor.publishableKey, 'card[number]': '4242424242424242', 'card[exp_month]': '12', 'card[exp_year]': String(new Date().getFullYear() + 2), 'card[cvc]': '123' }),
+      });
+      expect(tokenized.status).toBe(200);
+      const token = (await tokenized.json()) as { id: string };
+      const paid = await call('POST', `/api/orders/${placed.body.id}/payment`, { payment_token: token.id });
       expect(paid.status).toBe(202);
       expect((await terminal(placed.body.id)).status).toBe('completed');
     });

@@ -4,7 +4,8 @@ import { createTestPlatform, type TestPlatform } from '@emporium/platform/testin
 import { createCatalogService } from '@emporium/catalog';
 import { createInventoryService } from '@emporium/inventory';
 import { createOrdersService, type OrdersOptions } from '@emporium/orders';
-import { createPaymentsService, type PaymentsOptions } from '@emporium/payments';
+import { createPaymentsService, type PaymentsTimings } from '@emporium/payments';
+import { startCardProcessor } from '@emporium/sandbox-card-processor';
 import { createShippingService } from '@emporium/shipping';
 import { until, type Call, type Json } from './checks';
 
@@ -25,8 +26,10 @@ export interface SagaPlatform {
   close(): Promise<void>;
 }
 
-export async function startSagaPlatform(options: { orders?: Partial<OrdersOptions>; payments?: PaymentsOptions } = {}): Promise<SagaPlatform> {
+export async function startSagaPlatform(options: { orders?: Partial<OrdersOptions>; payments?: PaymentsTimings } = {}): Promise<SagaPlatform> {
   const platform: TestPlatform = await createTestPlatform();
+  // The card processor payments calls: the sandbox, with the same authorization lifetime.
+  const processor = await startCardProcessor({ db: platform.pglite.forSchema('card_processor'), authorizationLifetimeMs: options.payments?.authorizationLifetimeMs });
   const running = new Map<SagaService, Service>();
   const create: Record<SagaService, () => Promise<Service>> = {
     catalog: () => createCatalogService(platform.deps('catalog')),
@@ -38,7 +41,7 @@ export async function startSagaPlatform(options: { orders?: Partial<OrdersOption
         expiryIntervalMs: 100,
         ...options.orders,
       }),
-    payments: () => createPaymentsService(platform.deps('payments'), options.payments),
+    payments: () => createPaymentsService(platform.deps('payments'), { ...options.payments, processor: { url: processor.url, secretKey: processor.secretKey } }),
     shipping: () => createShippingService(platform.deps('shipping')),
   };
   const up = async (name: SagaService) => {
@@ -86,6 +89,7 @@ export async function startSagaPlatform(options: { orders?: Partial<OrdersOption
     },
     async close() {
       for (const name of ['orders', 'shipping', 'payments', 'inventory', 'catalog'] as const) await down(name);
+      await processor.stop();
       await platform.close();
     },
   };

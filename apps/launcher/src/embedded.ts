@@ -8,6 +8,7 @@ import { createPaymentsService } from '@emporium/payments';
 import { createShippingService } from '@emporium/shipping';
 import { createGateway, type GatewayOptions } from '@emporium/gateway';
 import { createIdentityService, type IdentityOptions } from '@emporium/identity';
+import { startCardProcessor, type CardProcessor } from '@emporium/sandbox-card-processor';
 import { seedDemo } from './seed';
 
 export interface EmbeddedOptions {
@@ -25,6 +26,8 @@ export interface EmbeddedOptions {
   identity?: Omit<IdentityOptions, 'admin'>;
   /** Passed to the gateway (rate limits for load tests, CORS). */
   gateway?: Pick<GatewayOptions, 'rateLimits' | 'corsOrigins'>;
+  /** The built storefront the gateway serves at `/` (see `ensureStorefrontBuilt`). */
+  storefrontDir?: string;
 }
 
 export interface EmbeddedPlatform {
@@ -34,6 +37,8 @@ export interface EmbeddedPlatform {
   /** The shared embedded database (a schema per service) and bus: for staff tooling and tests (replay, lag). */
   pglite: SharedPglite;
   bus: InProcessBus;
+  /** Stand-ins for third parties, speaking their real protocol: the card processor (Stripe API) the storefront tokenizes cards with. */
+  sandboxes: { cardProcessor: { url: string; publishableKey: string } };
   stop(): Promise<void>;
 }
 
@@ -65,16 +70,19 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     return running[service.name]!.url;
   };
 
+  let cardProcessor: CardProcessor | undefined;
   try {
     await launch(await createCatalogService(deps('catalog')));
     await launch(await createInventoryService(deps('inventory')));
     const cartUrl = await launch(await createCartService(deps('cart')));
-    await launch(await createPaymentsService(deps('payments')));
+    cardProcessor = await startCardProcessor({ db: pglite.forSchema('card_processor'), logger: createLogger('card-processor', level) });
+    await launch(await createPaymentsService(deps('payments'), { processor: { url: cardProcessor.url, secretKey: cardProcessor.secretKey } }));
     await launch(await createShippingService(deps('shipping')));
     await launch(await createIdentityService(deps('identity'), { ...options.identity, admin: options.admin }));
     await launch(await createOrdersService(deps('orders'), { cartUrl, reservationTtlMs: options.reservationTtlMs }));
   } catch (error) {
     await Promise.all(Object.values(running).map((r) => r.service.stop()));
+    await cardProcessor?.stop();
     await bus.close();
     await pglite.close();
     throw error;
@@ -98,7 +106,10 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
       issuer: options.identity?.issuer ?? process.env.IDENTITY_ISSUER ?? 'https://emporium.dev/identity',
       audience: options.identity?.audience ?? process.env.IDENTITY_AUDIENCE ?? 'emporium',
     }),
+    // The storefront tokenizes cards straight at the processor (the CSP allows its origin).
+    paymentProcessor: { url: cardProcessor!.url, publishableKey: cardProcessor!.publishableKey },
     ...options.gateway,
+    storefrontDir: options.storefrontDir,
   });
   await gateway.app.listen({ port: options.port ?? 3000, host });
   const { port } = gateway.app.server.address() as AddressInfo;
@@ -117,11 +128,13 @@ export async function startEmbedded(options: EmbeddedOptions = {}): Promise<Embe
     seeded,
     pglite,
     bus,
+    sandboxes: { cardProcessor: { url: cardProcessor.url, publishableKey: cardProcessor.publishableKey } },
     async stop() {
       if (stopped) return;
       stopped = true;
       await gateway.close();
       for (const name of ['orders', 'identity', 'shipping', 'payments', 'cart', 'inventory', 'catalog']) await running[name]?.service.stop();
+      await cardProcessor.stop();
       await bus.close();
       await pglite.close();
     },

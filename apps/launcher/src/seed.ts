@@ -19,7 +19,7 @@ async function staffClient(baseUrl: string, admin: { email: string; password: st
       return { status: res.status, json: text ? (JSON.parse(text) as unknown) : null };
     }
   };
-  const signIn = await raw('POST', '/auth/staff/signin', admin, {});
+  const signIn = await raw('POST', '/auth/staff/signin', { email: admin.email, password: admin.password }, {});
   if (signIn.status !== 200) throw new Error(`seeding: the admin could not sign in: ${signIn.status} ${JSON.stringify(signIn.json)}`);
   const authorization = `Bearer ${(signIn.json as { accessToken: string }).accessToken}`;
   return (method, path, body) => raw(method, path, body, { authorization });

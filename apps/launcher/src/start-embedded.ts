@@ -5,6 +5,7 @@ import { loadConfigOrExit } from '@emporium/platform';
 import { parseBucket } from '@emporium/gateway';
 import { adminCredentials } from './admin-credentials';
 import { startEmbedded } from './embedded';
+import { ensureStorefrontBuilt } from './storefront';
 
 const config = loadConfigOrExit('emporium', z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('public port of the gateway'),
@@ -39,8 +40,10 @@ writeFileSync(lockFile, String(process.pid));
 
 process.stderr.write(`Emporium is starting (embedded mode, data in ${dataDir}) …\n`);
 const admin = adminCredentials(dataDir);
+const storefrontDir = ensureStorefrontBuilt((m) => process.stderr.write(`${m}\n`));
 const platform = await startEmbedded({ dataDir: join(dataDir, 'pglite'), port: config.PORT, host: config.HOST, logLevel: config.LOG_LEVEL, seed: config.SEED_DEMO === 'true',
   admin,
+  storefrontDir,
   gateway: {
     rateLimits: { client: bucket(config.RATE_LIMIT_CLIENT), account: bucket(config.RATE_LIMIT_ACCOUNT), signIn: bucket(config.RATE_LIMIT_SIGN_IN) },
     corsOrigins: config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
@@ -62,6 +65,7 @@ Emporium is running — ready in ${seconds} s, ${rss} MB of memory${platform.see
   Health            ${u}/health/ready
   API docs          ${u}/api-docs/orders  (and catalog, cart, inventory, payments, shipping)
 ${Object.entries(platform.services).map(([name, s]) => `  ${name.padEnd(17)} ${s.url}/docs`).join('\n')}
+  Card processor    ${platform.sandboxes.cardProcessor.url}/v1  (sandbox, Stripe API; publishable key ${platform.sandboxes.cardProcessor.publishableKey})
 
 Press Ctrl+C to stop.
 `);

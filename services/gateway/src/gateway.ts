@@ -20,6 +20,7 @@ import { POLICY, type Rule } from './policy';
 import { createRateLimiter, type Bucket, type RateLimiter } from './rate-limit';
 import { OPS_PREFIX, opsPathOf, ROUTES, UPSTREAMS, type Upstream } from './routes';
 import { corsHook, securityHeadersHook } from './edge';
+import { registerStorefront } from './storefront';
 
 export { parseBucket, type Bucket } from './rate-limit';
 
@@ -55,6 +56,8 @@ export interface GatewayOptions {
   corsOrigins?: readonly string[];
   /** The card processor the storefront tokenizes cards with (its origin is allowed by the CSP). */
   paymentProcessor?: { url: string; publishableKey: string };
+  /** The built web storefront (`apps/storefront/dist`), served at `/` and `/assets/*`; without it `/` answers a JSON index. */
+  storefrontDir?: string;
 }
 
 export interface Gateway {
@@ -282,7 +285,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     return { paymentProcessor: options.paymentProcessor ?? null };
   });
 
-  app.get('/', { schema: { hide: true } }, async () => ({
+  if (options.storefrontDir) registerStorefront(app, { root: options.storefrontDir });
+  else app.get('/', { schema: { hide: true } }, async () => ({
     name: 'Emporium',
     description: 'Open-source e-commerce platform. The APIs are below.',
     apis: Object.fromEntries(ROUTES.map((r) => [r.prefix, { service: r.service, openapi: `/api-docs/${r.service}` }])),

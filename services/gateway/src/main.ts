@@ -34,6 +34,7 @@ const config = loadConfigOrExit('gateway', z.object({
   CORS_ORIGINS: z.string().default('').describe('comma-separated origins allowed to call the API from a browser'),
   PAYMENT_PROCESSOR_URL: z.string().url().optional().describe("card processor the storefront tokenizes with (public URL)"),
   PAYMENT_PROCESSOR_PUBLISHABLE_KEY: z.string().optional().describe("the processor's publishable key for the storefront"),
+  STOREFRONT_DIR: z.string().optional().describe('the built storefront (apps/storefront/dist) to serve at /; none: / lists the APIs'),
 }));
 
 const logger = createLogger('gateway', config.LOG_LEVEL);
@@ -55,6 +56,7 @@ const gateway = await createGateway({
   paymentProcessor: config.PAYMENT_PROCESSOR_URL && config.PAYMENT_PROCESSOR_PUBLISHABLE_KEY
     ? { url: config.PAYMENT_PROCESSOR_URL, publishableKey: config.PAYMENT_PROCESSOR_PUBLISHABLE_KEY }
     : undefined,
+  storefrontDir: config.STOREFRONT_DIR,
 });
 const address = await gateway.app.listen({ port: config.PORT, host: config.HOST });
 logger.info({ address }, 'gateway listening');

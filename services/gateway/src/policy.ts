@@ -75,7 +75,6 @@ export const POLICY: readonly Rule[] = [
 
   // payments: refunds are staff work
   staff('POST', '/api/payments/:paymentId/refund', SUPPORT),
-  shopper('POST', '/api/payments/tokens'),
   shopper('GET', '/api/payments', ALL_STAFF),
   shopper('GET', '/api/payments/:paymentId', ALL_STAFF),
 

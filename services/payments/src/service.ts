@@ -4,49 +4,70 @@ import { createHttpApp, createIdempotency, defineService, every, type Service, t
 import { expireAuthorization } from './domain/expire-authorization';
 import { paymentHandlers } from './events/handlers';
 import { paymentsRoutes } from './http/payments.routes';
-import { tokensRoutes } from './http/tokens.routes';
-import type { ProviderFactory } from './providers/provider';
-import { createSandboxProvider, DEFAULT_AUTHORIZATION_LIFETIME_MS } from './providers/sandbox';
+import type { PaymentProvider } from './providers/provider';
+import { createProviderCalls } from './providers/provider-calls';
+import { createStripeProvider, type StripeProviderOptions } from './providers/stripe';
 import { createPaymentsStore } from './store/payments.store';
+
+export type { PaymentProvider } from './providers/provider';
+export { createStripeProvider } from './providers/stripe';
 
 export const SERVICE = 'payments';
 const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 
-export interface PaymentsOptions {
-  /** The card processor; the in-project sandbox unless given (tests wrap it to count calls). */
-  providers?: ProviderFactory;
-  /** How long an authorization holds before it lapses uncaptured (sandbox). Default 7 days. */
+/** Card networks hold an uncaptured authorization for about 7 days. */
+export const DEFAULT_AUTHORIZATION_LIFETIME_MS = 7 * 24 * 60 * 60_000;
+
+/** Timings of payments, whatever the processor. */
+export interface PaymentsTimings {
+  /** How long an authorization holds before it lapses uncaptured; match the processor's. Default 7 days. */
   authorizationLifetimeMs?: number;
   /** How often lapsed authorizations are looked for. Default 60 s. */
   authorizationExpiryIntervalMs?: number;
+  /** How often processor calls waiting for a retry are looked for. Default 1 s. */
+  providerRetryIntervalMs?: number;
 }
 
-export async function createPaymentsService(deps: ServiceDeps, options: PaymentsOptions = {}): Promise<Service> {
+export type PaymentsOptions = PaymentsTimings &
+  (
+    | {
+        /** The card processor, reached through the stripe SDK: the sandbox's URL and secret key (or Stripe's). */
+        processor: StripeProviderOptions;
+        provider?: undefined;
+      }
+    | {
+        /** A provider given directly (tests wrap one to count calls). */
+        provider: PaymentProvider;
+        processor?: undefined;
+      }
+  );
+
+export async function createPaymentsService(deps: ServiceDeps, options: PaymentsOptions): Promise<Service> {
   const app = await createHttpApp({
     service: SERVICE,
-    description: 'Payments: authorization, capture, void and refund through a card processor; the sandbox processor and its tokens.',
+    description: 'Payments: authorization, capture, void and refund through a card processor (Stripe API; the sandbox in development).',
     logger: deps.logger,
     metrics: deps.metrics,
     readiness: { database: deps.db.isReady, bus: deps.bus.isReady },
   });
   const store = createPaymentsStore(deps.db, SERVICE);
+  const provider = options.provider ?? createStripeProvider(options.processor);
   const lifetimeMs = options.authorizationLifetimeMs ?? DEFAULT_AUTHORIZATION_LIFETIME_MS;
-  const providers = options.providers ?? ((sql) => createSandboxProvider(sql, undefined, { authorizationLifetimeMs: lifetimeMs }));
   const expireDue = async () => {
     for (const id of await store.authorizedBefore(new Date(Date.now() - lifetimeMs))) {
       const outcome = await store.change(id, (payment) => expireAuthorization(payment, lifetimeMs, new Date()));
       if (outcome?.events.length) deps.logger.info({ paymentId: id, orderId: outcome.payment.orderId }, 'authorization expired before capture');
     }
   };
+  const calls = createProviderCalls({ store, provider, logger: deps.logger, pollIntervalMs: options.providerRetryIntervalMs });
   const idempotency = createIdempotency({ db: deps.db, logger: deps.logger });
-  paymentsRoutes(app, store, providers, idempotency);
-  tokensRoutes(app, deps.db, idempotency);
+  paymentsRoutes(app, store, provider, idempotency);
   return defineService({
     name: SERVICE,
     deps,
     app,
     migrationsDir: MIGRATIONS,
-    background: [idempotency.cleanupTask(), every(options.authorizationExpiryIntervalMs ?? 60_000, deps.logger, 'expire-authorizations', expireDue)],
-    handlers: paymentHandlers({ store, providers, newPaymentId: () => `pay_${randomBytes(12).toString('hex')}` }),
+    background: [idempotency.cleanupTask(), every(options.authorizationExpiryIntervalMs ?? 60_000, deps.logger, 'expire-authorizations', expireDue), calls.task()],
+    handlers: paymentHandlers({ store, providerName: provider.name, newPaymentId: () => `pay_${randomBytes(12).toString('hex')}` }),
   });
 }

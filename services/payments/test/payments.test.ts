@@ -3,48 +3,64 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEnvelope, type EventData, type EventType } from '@emporium/contracts';
 import { createLogger, type Db, type Service } from '@emporium/platform';
 import { createTestPlatform, eventually, type TestPlatform } from '@emporium/platform/testing';
+import { startCardProcessor, type CardProcessor } from '@emporium/sandbox-card-processor';
 import { createPaymentsService } from '../src/service';
-import { createSandboxProvider } from '../src/providers/sandbox';
-import type { ProviderFactory } from '../src/providers/provider';
+import { createStripeProvider } from '../src/providers/stripe';
+import type { PaymentProvider } from '../src/providers/provider';
 
-const CARD = { number: '4242 4242 4242 4242', expMonth: 12, expYear: new Date().getUTCFullYear() + 3, cvc: '737', holderName: 'Ada Lovelace' };
+const YEAR = new Date().getUTCFullYear() + 3;
 
-describe('payments over HTTP and events on the embedded database', () => {
+describe('payments over HTTP and events on the embedded database, with the sandbox card processor', () => {
   let platform: TestPlatform;
   let payments: Service;
+  let processor: CardProcessor;
   let db: Db;
   const logLines: string[] = [];
   const authorizeCalls: string[] = [];
   let orderNumber = 0;
-
-  // The sandbox, counting authorize calls: a repeated request must reach the provider once.
-  const providers: ProviderFactory = (sql) => {
-    const sandbox = createSandboxProvider(sql);
-    return {
-      ...sandbox,
-      authorize: (request) => {
-        authorizeCalls.push(request.paymentId);
-        return sandbox.authorize(request);
-      },
-    };
-  };
+  let shiftMs = 0;
+  const startProcessor = (port = 0) =>
+    startCardProcessor({ db: platform.pglite.forSchema('card_processor'), port, clock: () => new Date(Date.now() + shiftMs) });
 
   beforeAll(async () => {
     platform = await createTestPlatform();
+    processor = await startProcessor();
+    // The stripe SDK against the sandbox, counting authorize calls: a repeated request must reach the processor once.
+    const stripe = createStripeProvider({ url: processor.url, secretKey: processor.secretKey, maxNetworkRetries: 0, timeoutMs: 2000 });
+    const provider: PaymentProvider = {
+      ...stripe,
+      authorize: (request) => {
+        authorizeCalls.push(request.paymentId);
+        return stripe.authorize(request);
+      },
+    };
     const sink = new Writable({ write: (chunk, _encoding, done) => (logLines.push(String(chunk)), done()) });
     const deps = { ...platform.deps('payments'), logger: createLogger('payments', 'trace', sink) };
     db = deps.db;
-    payments = await createPaymentsService(deps, { providers });
+    payments = await createPaymentsService(deps, { provider, providerRetryIntervalMs: 100 });
     await payments.start();
   });
   afterAll(async () => {
     await payments.stop();
+    await processor.stop();
     await platform.close();
   });
 
+  /** Tokenizes at the processor, as the storefront's card form does: a form post with the publishable key. */
+  const tokenize = async (number: string, expYear = YEAR) => {
+    const res = await fetch(`${processor.url}/v1/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ key: processor.publishableKey, 'card[number]': number, 'card[exp_month]': '12', 'card[exp_year]': String(expYear), 'card[cvc]': '737' }),
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { id: string }).id;
+  };
+  /** The processor calls an event asked for have been made and recorded. */
+  const settled = (paymentId: string) =>
+    eventually(async () => (await db.query('SELECT 1 FROM provider_calls WHERE payment_id = $1', [paymentId])).rowCount === 0, 10_000, `processor calls of ${paymentId}`);
   const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
     payments.app.inject({ method: 'POST', url, payload: payload as object, headers });
-  const tokenize = async (card: object) => (await post('/api/payments/tokens', card)).json<{ token: string }>().token;
 
   const publishOrderEvent = async <T extends EventType>(type: T, key: string, data: EventData<T>) => {
     const envelope = makeEnvelope({ type, source: 'test', key, data });
@@ -61,13 +77,17 @@ describe('payments over HTTP and events on the embedded database', () => {
     const data = { orderId, customerId: 'cust-1', amount, currency: 'EUR', paymentMethod: 'credit_card' as const, paymentToken: token };
     const envelope = await publishOrderEvent('order_payment_requested', orderId, data);
     await handled(envelope.id);
-    const payment = (await payments.app.inject(`/api/payments?orderId=${orderId}`)).json();
+    const { id } = (await payments.app.inject(`/api/payments?orderId=${orderId}`)).json<{ id: string }>();
+    await settled(id);
+    const payment = (await payments.app.inject(`/api/payments/${id}`)).json();
     return { orderId, data, envelope, payment };
   };
-  const capture = async (orderId: string, paymentId: string, amount = 5000) =>
-    handled((await publishOrderEvent('order_capture_requested', orderId, { orderId, paymentId, amount, currency: 'EUR' })).id);
-  const cancel = async (orderId: string, voidPaymentId: string | null) =>
-    handled(
+  const capture = async (orderId: string, paymentId: string, amount = 5000) => {
+    await handled((await publishOrderEvent('order_capture_requested', orderId, { orderId, paymentId, amount, currency: 'EUR' })).id);
+    await settled(paymentId);
+  };
+  const cancel = async (orderId: string, voidPaymentId: string | null) => {
+    await handled(
       (
         await publishOrderEvent('order_cancelled', orderId, {
           orderId,
@@ -80,82 +100,40 @@ describe('payments over HTTP and events on the embedded database', () => {
         })
       ).id,
     );
+    if (voidPaymentId) await settled(voidPaymentId);
+  };
 
-  describe('tokenization (the sandbox processor)', () => {
-    it('when a valid card is tokenized, then a token with brand, last4 and expiry comes back and neither number nor CVC is stored or logged', async () => {
-      const res = await post('/api/payments/tokens', CARD);
-      expect(res.statusCode).toBe(201);
-      const token = res.json();
-      expect(token).toEqual({ token: expect.stringMatching(/^tok_[0-9a-f]{24}$/), brand: 'visa', last4: '4242', expMonth: 12, expYear: CARD.expYear });
-
-      const { rows: columns } = await db.query<{ column_name: string }>(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'payments' AND table_name = 'sandbox_tokens' ORDER BY ordinal_position",
-      );
-      expect(columns.map((c) => c.column_name)).toEqual(['token', 'brand', 'last4', 'exp_month', 'exp_year', 'outcome', 'created_at']);
-      const { rows } = await db.query('SELECT token, brand, last4, exp_month, exp_year, outcome FROM sandbox_tokens WHERE token = $1', [token.token]);
-      expect(rows).toEqual([{ token: token.token, brand: 'visa', last4: '4242', exp_month: 12, exp_year: CARD.expYear, outcome: 'success' }]);
-
+  describe('card data', () => {
+    it('when a card tokenized at the processor pays, then payments stores and logs neither number, CVC nor token in the clear', async () => {
+      const token = await tokenize('4242424242424242');
+      const { payment } = await requestPayment(token);
+      expect(payment.status).toBe('authorized');
       const { rows: tables } = await db.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'payments'");
       for (const { table_name } of tables) {
         const dump = (await db.query<{ row: string }>(`SELECT t::text AS row FROM payments.${table_name} t`)).rows.map((r) => r.row).join('\n');
         expect(dump, table_name).not.toContain('4242424242424242');
-        expect(dump, table_name).not.toContain('737');
+        expect(dump, table_name).not.toContain(token);
       }
-      expect(logLines.join('')).not.toMatch(/4242424242424242|4242 4242|737|Ada Lovelace/);
+      expect(logLines.join('')).not.toMatch(/4242424242424242|737/);
     });
 
-    it('when the number fails the Luhn check, then 422 names number and nothing is stored', async () => {
-      const before = (await db.query('SELECT 1 FROM sandbox_tokens')).rowCount;
-      const res = await post('/api/payments/tokens', { ...CARD, number: '4242424242424241' });
-      expect(res.statusCode).toBe(422);
-      expect(res.json()).toMatchObject({ code: 'PAYMENTS.INVALID_CARD_NUMBER', errors: [{ field: 'number' }] });
-      expect((await db.query('SELECT 1 FROM sandbox_tokens')).rowCount).toBe(before);
-    });
-
-    it('when the card expired last month, then 422 names expMonth and expYear', async () => {
-      const now = new Date();
-      const lastMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
-      const res = await post('/api/payments/tokens', { ...CARD, expMonth: lastMonth.getUTCMonth() + 1, expYear: lastMonth.getUTCFullYear() });
-      expect(res.statusCode).toBe(422);
-      expect(res.json().errors.map((e: { field: string }) => e.field)).toEqual(['expMonth', 'expYear']);
-    });
-
-    it('when the card expires at the end of this month, then it is still accepted', async () => {
-      const now = new Date();
-      const res = await post('/api/payments/tokens', { ...CARD, expMonth: now.getUTCMonth() + 1, expYear: now.getUTCFullYear() });
-      expect(res.statusCode).toBe(201);
-    });
-
-    it.each([['12'], ['12345'], ['abc']])('when the CVC is %s, then 400 names cvc', async (cvc) => {
-      const res = await post('/api/payments/tokens', { ...CARD, cvc });
-      expect(res.statusCode).toBe(400);
-      expect(res.json().errors.map((e: { field: string }) => e.field)).toEqual(['cvc']);
-    });
-
-    it('when the number holds letters or the month is 13, then 400 names each field', async () => {
-      const res = await post('/api/payments/tokens', { ...CARD, number: '4242-abcd', expMonth: 13 });
-      expect(res.statusCode).toBe(400);
-      expect(res.json().errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(['number', 'expMonth']));
-    });
-
-    it('when the body has an unknown field, then 400 names it', async () => {
-      const res = await post('/api/payments/tokens', { ...CARD, pin: '1234' });
-      expect(res.statusCode).toBe(400);
-      expect(JSON.stringify(res.json().errors)).toContain('pin');
+    it('when a client posts a card to payments, then there is no such endpoint: tokenization belongs to the processor', async () => {
+      const res = await post('/api/payments/tokens', { number: '4242424242424242', expMonth: 12, expYear: YEAR, cvc: '737' });
+      expect(res.statusCode).toBe(404);
     });
   });
 
   describe('authorization (order_payment_requested)', () => {
     it('when the order pays with the success card, then the payment is authorized and payment_authorized is published, without card data', async () => {
-      const token = await tokenize(CARD);
+      const token = await tokenize('4242424242424242');
       const { orderId, payment } = await requestPayment(token);
-      expect(payment).toMatchObject({ orderId, customerId: 'cust-1', amount: 5000, currency: 'EUR', provider: 'sandbox', status: 'authorized', declineCode: null });
-      expect(payment.providerRef).toMatch(/^ch_/);
+      expect(payment).toMatchObject({ orderId, customerId: 'cust-1', amount: 5000, currency: 'EUR', provider: 'stripe', status: 'authorized', declineCode: null });
+      expect(payment.providerRef).toMatch(/^pi_/);
       expect(payment.transactions).toMatchObject([{ kind: 'authorize', amount: 5000, outcome: 'succeeded' }]);
       expect(JSON.stringify(payment)).not.toContain(token);
       const events = await outbox(orderId);
       expect(events.map((e) => e.type)).toEqual(['payment_authorized']);
-      expect(events[0]!.payload.data).toEqual({ orderId, paymentId: payment.id, amount: 5000, currency: 'EUR', provider: 'sandbox' });
+      expect(events[0]!.payload.data).toEqual({ orderId, paymentId: payment.id, amount: 5000, currency: 'EUR', provider: 'stripe' });
       expect((await payments.app.inject(`/api/payments/${payment.id}`)).json()).toEqual(payment);
     });
 
@@ -167,7 +145,7 @@ describe('payments over HTTP and events on the embedded database', () => {
     });
 
     it('when the tokenized card has insufficient funds, then payment_failed carries insufficient_funds', async () => {
-      const token = await tokenize({ ...CARD, number: '4000000000009995' });
+      const token = await tokenize('4000000000009995');
       const { orderId, payment } = await requestPayment(token);
       expect(payment).toMatchObject({ status: 'declined', declineCode: 'insufficient_funds' });
       expect((await outbox(orderId)).map((e) => [e.type, e.payload.data.code, e.payload.data.reason])).toEqual([['payment_failed', 'insufficient_funds', 'Insufficient funds.']]);
@@ -279,6 +257,57 @@ describe('payments over HTTP and events on the embedded database', () => {
     });
   });
 
+  describe('what the processor refuses, and when it is down', () => {
+    it('when the issuer refuses the capture (tok_capture_fails), then payment_capture_failed carries capture_declined and the authorization can be voided', async () => {
+      const { orderId, payment } = await requestPayment('tok_capture_fails');
+      expect(payment.status).toBe('authorized');
+      await capture(orderId, payment.id);
+      expect((await outbox(orderId)).map((e) => [e.type, e.payload.data.code])).toEqual([
+        ['payment_authorized', undefined],
+        ['payment_capture_failed', 'capture_declined'],
+      ]);
+      await cancel(orderId, payment.id);
+      expect((await payments.app.inject(`/api/payments/${payment.id}`)).json()).toMatchObject({ status: 'voided' });
+    });
+
+    it('when the authorization lapsed at the processor, then the capture fails with authorization_expired', async () => {
+      const { orderId, payment } = await requestPayment('tok_success');
+      shiftMs = 8 * 24 * 60 * 60_000;
+      try {
+        await capture(orderId, payment.id);
+      } finally {
+        shiftMs = 0;
+      }
+      expect((await outbox(orderId)).at(-1)).toMatchObject({ type: 'payment_capture_failed', payload: { data: { code: 'authorization_expired' } } });
+    });
+
+    it('when the processor is down, then the payment waits (authorizing, refunds 503) and is authorized once it is back', async () => {
+      const captured = await requestPayment('tok_success', 2000);
+      await capture(captured.orderId, captured.payment.id, 2000);
+      const port = Number(new URL(processor.url).port);
+      await processor.stop();
+      try {
+        const orderId = `ord-${++orderNumber}`;
+        const envelope = await publishOrderEvent('order_payment_requested', orderId, { orderId, customerId: 'cust-1', amount: 900, currency: 'EUR', paymentMethod: 'credit_card', paymentToken: 'tok_success' });
+        await handled(envelope.id);
+        const { id } = (await payments.app.inject(`/api/payments?orderId=${orderId}`)).json<{ id: string }>();
+        await eventually(async () => ((await db.query<{ attempts: number }>('SELECT attempts FROM provider_calls WHERE payment_id = $1', [id])).rows[0]?.attempts ?? 0) >= 1, 10_000, 'a failed attempt');
+        expect((await payments.app.inject(`/api/payments/${id}`)).json()).toMatchObject({ status: 'authorizing' });
+        expect(await outbox(orderId)).toEqual([]);
+        const refund = await post(`/api/payments/${captured.payment.id}/refund`, { reason: 'while down' });
+        expect(refund.statusCode).toBe(503);
+        expect(refund.json().code).toBe('PAYMENTS.PROVIDER_UNAVAILABLE');
+
+        processor = await startProcessor(port);
+        await settled(id);
+        expect((await payments.app.inject(`/api/payments/${id}`)).json()).toMatchObject({ status: 'authorized', transactions: [{ kind: 'authorize', outcome: 'succeeded' }] });
+        expect((await outbox(orderId)).map((e) => e.type)).toEqual(['payment_authorized']);
+      } finally {
+        if (!processor.app.server.listening) processor = await startProcessor(port);
+      }
+    }, 30_000);
+  });
+
   describe('reads and platform routes', () => {
     it('when a payment or an order payment does not exist, then 404 is a problem document', async () => {
       const one = await payments.app.inject('/api/payments/pay_missing');
@@ -292,7 +321,7 @@ describe('payments over HTTP and events on the embedded database', () => {
       expect((await payments.app.inject('/health/ready')).json()).toEqual({ status: 'ok', checks: { database: true, bus: true } });
       const docs = (await payments.app.inject('/docs/json')).json();
       expect(Object.keys(docs.paths)).toEqual(
-        expect.arrayContaining(['/api/payments', '/api/payments/{paymentId}', '/api/payments/{paymentId}/refund', '/api/payments/tokens']),
+        expect.arrayContaining(['/api/payments', '/api/payments/{paymentId}', '/api/payments/{paymentId}/refund']),
       );
     });
   });

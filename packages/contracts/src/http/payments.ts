@@ -59,32 +59,6 @@ export const RefundPaymentRequest = z
   .strict();
 export type RefundPaymentRequest = z.infer<typeof RefundPaymentRequest>;
 
-/**
- * Card details sent to the sandbox processor's tokenization endpoint. Stands for what a real
- * processor's client-side script collects: the number and CVC are never stored or logged.
- */
-export const TokenizeCardRequest = z
-  .object({
-    number: z
-      .string()
-      .regex(/^[\d ]+$/, 'must hold digits (spaces allowed)')
-      .transform((s) => s.replace(/ /g, ''))
-      .refine((s) => s.length >= 12 && s.length <= 19, 'must be 12–19 digits'),
-    expMonth: z.number().int().min(1).max(12),
-    expYear: z.number().int().min(2000).max(2100),
-    cvc: z.string().regex(/^\d{3,4}$/, 'must be 3 or 4 digits'),
-    holderName: z.string().trim().min(1).max(100).optional(),
-  })
-  .strict();
-export type TokenizeCardRequest = z.infer<typeof TokenizeCardRequest>;
-
-export const CardToken = z
-  .object({
-    token: z.string(),
-    brand: z.enum(['visa', 'mastercard', 'amex', 'discover', 'unknown']),
-    last4: z.string(),
-    expMonth: z.number().int(),
-    expYear: z.number().int(),
-  })
-  .meta({ id: 'CardToken' });
-export type CardToken = z.infer<typeof CardToken>;
+// Card details are not a contract of ours: the storefront sends them straight to the card processor's
+// tokenization (Stripe API `POST /v1/tokens`, the sandbox in sandboxes/card-processor) and hands
+// payments only the token it gets back (`payment_token` on the order).

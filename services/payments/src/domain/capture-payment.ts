@@ -21,7 +21,7 @@ export async function capturePayment(payment: Payment, requested: { amount: numb
   if (requested.currency !== payment.currency || requested.amount <= 0 || requested.amount > payment.amount) {
     return fail('invalid_amount', `Cannot capture ${requested.amount} ${requested.currency}; ${payment.amount} ${payment.currency} is authorized.`);
   }
-  const result = await provider.capture({ providerRef: payment.providerRef, amount: requested.amount });
+  const result = await provider.capture({ providerRef: payment.providerRef, amount: requested.amount, idempotencyKey: `${payment.id}:capture` });
   if (result.status === 'failed') {
     return fail(result.code, result.message, {
       payment,

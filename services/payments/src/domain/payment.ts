@@ -53,4 +53,10 @@ export const reasonFor = (code: string): string => FAILURE_REASONS[code] ?? 'The
 
 export const refundableAmount = (payment: Payment): number => payment.capturedAmount - payment.refundedAmount;
 
+/**
+ * The processor's idempotency key of the payment's next refund: one per amount already refunded, so a
+ * retry of the same refund is answered once, and a concurrent different one is refused by the processor.
+ */
+export const refundKey = (payment: Payment): string => `${payment.id}:refund:${payment.refundedAmount}`;
+
 export const unchanged = (payment: Payment): PaymentOutcome => ({ payment, transactions: [], events: [] });

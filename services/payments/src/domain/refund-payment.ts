@@ -1,7 +1,7 @@
 import type { RefundPaymentRequest } from '@emporium/contracts';
 import { AppError, conflict, event, invalid } from '@emporium/platform';
 import type { PaymentProvider } from '../providers/provider';
-import { refundableAmount, transition, unchanged, type Payment, type PaymentOutcome } from './payment';
+import { refundableAmount, refundKey, transition, unchanged, type Payment, type PaymentOutcome } from './payment';
 
 /** A staff refund of part or all of what was captured and not yet refunded. */
 export async function refundPayment(
@@ -20,7 +20,7 @@ export async function refundPayment(
     throw invalid('PAYMENTS.REFUND_TOO_LARGE', `At most ${refundable} can still be refunded.`, [{ field: 'amount', message: `must be at most ${refundable} (captured minus refunded)` }]);
   }
   const providerRef = payment.providerRef;
-  const result = await provider.refund({ providerRef, amount }).catch((error: unknown) => {
+  const result = await provider.refund({ providerRef, amount, idempotencyKey: refundKey(payment) }).catch((error: unknown) => {
     throw new AppError('PAYMENTS.PROVIDER_UNAVAILABLE', 'The payment provider is unavailable; try again later.', { status: 503, cause: error });
   });
   if (result.status === 'failed') {

@@ -1,6 +1,6 @@
 import { event } from '@emporium/platform';
 import type { PaymentProvider } from '../providers/provider';
-import { refundableAmount, transition, unchanged, type Payment, type PaymentOutcome } from './payment';
+import { refundableAmount, refundKey, transition, unchanged, type Payment, type PaymentOutcome } from './payment';
 
 /**
  * The compensation for a cancelled order: an authorization is voided; money already captured
@@ -11,7 +11,7 @@ export async function releasePayment(payment: Payment, provider: PaymentProvider
   if (!providerRef) return unchanged(payment);
 
   if (payment.status === 'authorized') {
-    const result = await provider.void({ providerRef });
+    const result = await provider.void({ providerRef, idempotencyKey: `${payment.id}:void` });
     if (result.status === 'failed') {
       return { ...unchanged(payment), transactions: [{ kind: 'void', amount: payment.amount, outcome: 'failed', code: result.code, providerRef }], failure: result };
     }
@@ -25,7 +25,7 @@ export async function releasePayment(payment: Payment, provider: PaymentProvider
   const remaining = refundableAmount(payment);
   if (options.refundCaptured && (payment.status === 'captured' || payment.status === 'partially_refunded') && remaining > 0) {
     const reason = 'order cancelled';
-    const result = await provider.refund({ providerRef, amount: remaining });
+    const result = await provider.refund({ providerRef, amount: remaining, idempotencyKey: refundKey(payment) });
     if (result.status === 'failed') {
       return { ...unchanged(payment), transactions: [{ kind: 'refund', amount: remaining, outcome: 'failed', code: result.code, providerRef, reason }], failure: result };
     }

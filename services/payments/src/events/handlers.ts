@@ -1,38 +1,32 @@
 import { event, type EventHandlers } from '@emporium/platform';
-import { authorizePayment, newPayment } from '../domain/authorize-payment';
-import { capturePayment } from '../domain/capture-payment';
-import { releasePayment } from '../domain/release-payment';
-import type { ProviderFactory } from '../providers/provider';
+import { newPayment } from '../domain/authorize-payment';
 import type { PaymentsStore } from '../store/payments.store';
 
 export interface HandlerDeps {
   store: PaymentsStore;
-  providers: ProviderFactory;
+  /** Stored on each new payment, e.g. `stripe`. */
+  providerName: string;
   newPaymentId: () => string;
   clock?: () => Date;
 }
 
 /**
- * The payment steps of the checkout saga. The provider is called inside the event's
- * transaction: right for the in-process sandbox; a remote provider needs the call outside
- * it, with the payment's idempotency key (see README).
+ * The payment steps of the checkout saga. The processor is remote, so a handler only records
+ * the call to make in the event's transaction; `provider-calls.ts` makes it after the commit,
+ * with the payment's idempotency key, and records its answer and events in a second transaction.
  */
-export function paymentHandlers({ store, providers, newPaymentId, clock = () => new Date() }: HandlerDeps): EventHandlers {
+export function paymentHandlers({ store, providerName, newPaymentId, clock = () => new Date() }: HandlerDeps): EventHandlers {
   return {
-    order_payment_requested: async (data, { tx, emit, logger }) => {
-      const provider = providers(tx);
-      const payment = newPayment(data, newPaymentId(), provider.name, clock());
+    order_payment_requested: async (data, { tx, envelope, logger }) => {
+      const payment = newPayment(data, newPaymentId(), providerName, clock());
       if (!(await store.insert(tx, payment))) {
         logger.info({ orderId: data.orderId }, 'order already has a payment; request ignored');
         return;
       }
-      const outcome = await authorizePayment(payment, data.paymentToken, provider, clock());
-      await store.apply(tx, outcome);
-      await emit(outcome.events);
-      logger.info({ orderId: data.orderId, paymentId: payment.id, status: outcome.payment.status, code: outcome.payment.declineCode }, 'payment authorization answered');
+      await store.queueCall(tx, { paymentId: payment.id, kind: 'authorize', request: { token: data.paymentToken }, correlationId: envelope.correlationId });
     },
 
-    order_capture_requested: async (data, { tx, emit, logger }) => {
+    order_capture_requested: async (data, { tx, envelope, emit, logger }) => {
       const payment = await store.lock(tx, data.paymentId);
       if (!payment || payment.orderId !== data.orderId) {
         logger.warn({ orderId: data.orderId, paymentId: data.paymentId }, 'capture requested for an unknown payment');
@@ -46,26 +40,20 @@ export function paymentHandlers({ store, providers, newPaymentId, clock = () => 
         ]);
         return;
       }
-      const outcome = await capturePayment(payment, data, providers(tx), clock());
-      await store.apply(tx, outcome);
-      await emit(outcome.events);
-      if (outcome.failure) logger.warn({ orderId: data.orderId, paymentId: payment.id, ...outcome.failure }, 'capture failed');
+      await store.queueCall(tx, { paymentId: payment.id, kind: 'capture', request: { amount: data.amount, currency: data.currency }, correlationId: envelope.correlationId });
     },
 
     // An undo orders sequences: asked for only after the order's shipment was cancelled.
-    order_payment_release_requested: async (data, { tx, emit, logger }) => {
+    order_payment_release_requested: async (data, { tx, envelope, logger }) => {
       const payment = await store.lock(tx, data.paymentId);
       if (!payment || payment.orderId !== data.orderId) {
         logger.warn({ orderId: data.orderId, paymentId: data.paymentId }, 'release requested for an unknown payment');
         return;
       }
-      const outcome = await releasePayment(payment, providers(tx), clock(), { refundCaptured: true });
-      await store.apply(tx, outcome);
-      await emit(outcome.events);
-      if (outcome.failure) logger.error({ orderId: data.orderId, paymentId: payment.id, ...outcome.failure }, 'provider refused to release the payment; needs staff attention');
+      await store.queueCall(tx, { paymentId: payment.id, kind: 'release', request: {}, correlationId: envelope.correlationId });
     },
 
-    order_cancelled: async (data, { tx, emit, logger }) => {
+    order_cancelled: async (data, { tx, envelope, logger }) => {
       // Without voidPaymentId an authorization the order never heard of is still voided, but
       // captured money is refunded only on the order's explicit request.
       const payment = data.voidPaymentId ? await store.lock(tx, data.voidPaymentId) : await store.lockByOrder(tx, data.orderId);
@@ -73,10 +61,7 @@ export function paymentHandlers({ store, providers, newPaymentId, clock = () => 
         if (data.voidPaymentId) logger.warn({ orderId: data.orderId, paymentId: data.voidPaymentId }, 'void requested for an unknown payment');
         return;
       }
-      const outcome = await releasePayment(payment, providers(tx), clock(), { refundCaptured: data.voidPaymentId !== null });
-      await store.apply(tx, outcome);
-      await emit(outcome.events);
-      if (outcome.failure) logger.error({ orderId: data.orderId, paymentId: payment.id, ...outcome.failure }, 'provider refused to release the payment; needs staff attention');
+      await store.queueCall(tx, { paymentId: payment.id, kind: 'cancel', request: { refundCaptured: data.voidPaymentId !== null }, correlationId: envelope.correlationId });
     },
   };
 }

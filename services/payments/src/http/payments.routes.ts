@@ -1,17 +1,19 @@
 import { z } from 'zod';
-import { Payment, PaymentId, PaymentOfOrderQuery, RefundPaymentRequest } from '@emporium/contracts';
+import { Payment as PaymentView, PaymentId, PaymentOfOrderQuery, RefundPaymentRequest } from '@emporium/contracts';
 import { AppError, mayAccessCustomer, notFound, principalOf, problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
+import type { Payment } from '../domain/payment';
 import { refundPayment } from '../domain/refund-payment';
-import type { ProviderFactory } from '../providers/provider';
+import type { PaymentProvider } from '../providers/provider';
+import { callOutsideTransaction } from '../providers/provider-calls';
 import type { PaymentsStore } from '../store/payments.store';
 
 const Params = z.object({ paymentId: PaymentId });
 
 const missing = (id: string) => notFound('PAYMENTS.PAYMENT_NOT_FOUND', `Payment ${id} does not exist.`);
 
-export function paymentsRoutes(app: HttpApp, store: PaymentsStore, providers: ProviderFactory, idempotency: Idempotency): void {
+export function paymentsRoutes(app: HttpApp, store: PaymentsStore, provider: PaymentProvider, idempotency: Idempotency): void {
   app.get('/api/payments/:paymentId', {
-    schema: { tags: ['payments'], summary: 'One payment and its provider calls (no card data)', params: Params, response: { 200: Payment, ...problemResponses } },
+    schema: { tags: ['payments'], summary: 'One payment and its provider calls (no card data)', params: Params, response: { 200: PaymentView, ...problemResponses } },
   }, async (request) => {
     const payment = await store.get(request.params.paymentId);
     // Another shopper's payment does not exist for them.
@@ -20,7 +22,7 @@ export function paymentsRoutes(app: HttpApp, store: PaymentsStore, providers: Pr
   });
 
   app.get('/api/payments', {
-    schema: { tags: ['payments'], summary: 'The payment of an order', querystring: PaymentOfOrderQuery, response: { 200: Payment, ...problemResponses } },
+    schema: { tags: ['payments'], summary: 'The payment of an order', querystring: PaymentOfOrderQuery, response: { 200: PaymentView, ...problemResponses } },
   }, async (request) => {
     const payment = await store.getByOrder(request.query.orderId);
     if (!payment || !mayAccessCustomer(principalOf(request), payment.customerId)) throw notFound('PAYMENTS.PAYMENT_NOT_FOUND', `Order ${request.query.orderId} has no payment.`);
@@ -33,16 +35,22 @@ export function paymentsRoutes(app: HttpApp, store: PaymentsStore, providers: Pr
       summary: 'Refund part or all of a captured payment (staff); Idempotency-Key makes retries safe',
       params: Params,
       body: RefundPaymentRequest,
-      response: { 200: Payment, ...problemResponses },
+      response: { 200: PaymentView, ...problemResponses },
     },
   }), async (request) => {
     const { paymentId } = request.params;
-    const result = await store.refund(
-      paymentId,
-      (payment, tx) => refundPayment(payment, request.body, providers(tx), new Date()),
-      request.correlationId,
-      // Money moved and the answer to its Idempotency-Key commit together: a crash in between cannot refund twice.
-      (tx, done) => (done.failure ? Promise.resolve() : idempotency.record(request, tx, { status: 200, body: done.payment })),
+    const snapshot = await store.find(paymentId);
+    if (!snapshot) throw missing(paymentId);
+    const refund = (payment: Payment, p: PaymentProvider) => refundPayment(payment, request.body, p, new Date());
+    // The processor is called outside the transaction; its answer is recorded in it.
+    const result = await callOutsideTransaction(provider, snapshot, refund, (change) =>
+      store.refund(
+        paymentId,
+        change,
+        request.correlationId,
+        // Money moved and the answer to its Idempotency-Key commit together: a crash in between cannot refund twice.
+        (tx, done) => (done.failure ? Promise.resolve() : idempotency.record(request, tx, { status: 200, body: done.payment })),
+      ),
     );
     if (!result) throw missing(paymentId);
     if (result.failure) {

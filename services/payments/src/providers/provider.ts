@@ -1,18 +1,19 @@
 import type { DeclineCode } from '@emporium/contracts';
-import type { Sql } from '@emporium/platform';
 
 /**
  * What the payments service needs from a card processor. Every method resolves to a result —
- * including business refusals — and throws only for transient failures (network, timeouts),
- * which the caller retries. Amounts are integer minor units.
+ * including business refusals — and throws only for transient failures (network, timeouts,
+ * the processor down), which the caller retries with the same idempotency key.
+ * Amounts are integer minor units. Providers are remote: never call one inside a database
+ * transaction (see `provider-calls.ts`).
  */
 export interface PaymentProvider {
-  /** Stored on each payment, e.g. `sandbox`, `stripe`. */
+  /** Stored on each payment, e.g. `stripe`. */
   readonly name: string;
   authorize(request: AuthorizeRequest): Promise<AuthorizeResult>;
-  capture(request: { providerRef: string; amount: number }): Promise<CaptureResult>;
-  void(request: { providerRef: string }): Promise<VoidResult>;
-  refund(request: { providerRef: string; amount: number }): Promise<RefundResult>;
+  capture(request: { providerRef: string; amount: number; idempotencyKey: string }): Promise<CaptureResult>;
+  void(request: { providerRef: string; idempotencyKey: string }): Promise<VoidResult>;
+  refund(request: { providerRef: string; amount: number; idempotencyKey: string }): Promise<RefundResult>;
 }
 
 export interface AuthorizeRequest {
@@ -39,9 +40,3 @@ export interface ProviderFailure {
 export type CaptureResult = { status: 'captured'; amount: number } | ProviderFailure;
 export type VoidResult = { status: 'voided' } | ProviderFailure;
 export type RefundResult = { status: 'refunded'; amount: number; refundRef: string } | ProviderFailure;
-
-/**
- * Providers are built per unit of work: the in-project sandbox keeps its state in this
- * service's database and joins the caller's transaction; remote providers ignore `sql`.
- */
-export type ProviderFactory = (sql: Sql) => PaymentProvider;

@@ -51,6 +51,25 @@ const toPayment = (r: PaymentRow): Payment => ({
   updatedAt: r.updated_at.toISOString(),
 });
 
+/** A processor call an event asked for, waiting to be made (see `providers/provider-calls.ts`). */
+export interface ProviderCall {
+  id: number;
+  paymentId: string;
+  kind: 'authorize' | 'capture' | 'release' | 'cancel';
+  request: Record<string, unknown>;
+  correlationId: string | null;
+  attempts: number;
+}
+
+interface CallRow {
+  id: number;
+  payment_id: string;
+  kind: ProviderCall['kind'];
+  request: Record<string, unknown>;
+  correlation_id: string | null;
+  attempts: number;
+}
+
 const toTransaction = (r: TransactionRow): PaymentTransaction => ({
   id: r.id,
   kind: r.kind,
@@ -93,8 +112,13 @@ export function createPaymentsStore(db: Db, source: string) {
     }
   };
 
+  const callsChannel = `provider_calls_${db.schema}`;
+
   return {
     get: async (id: string) => view(db, await selectOne(db, 'id', id, false)),
+
+    /** The payment without its transactions, read outside any transaction. */
+    find: (id: string) => selectOne(db, 'id', id, false),
 
     getByOrder: async (orderId: string) => view(db, await selectOne(db, 'order_id', orderId, false)),
 
@@ -122,6 +146,50 @@ export function createPaymentsStore(db: Db, source: string) {
       return rows.map((r) => r.id);
     },
 
+    /** Queues a processor call in the event's transaction; it is made once that commits. */
+    async queueCall(tx: Sql, call: Omit<ProviderCall, 'id' | 'attempts'>): Promise<void> {
+      await tx.query('INSERT INTO provider_calls (payment_id, kind, request, correlation_id) VALUES ($1, $2, $3::jsonb, $4)', [
+        call.paymentId,
+        call.kind,
+        JSON.stringify(call.request),
+        call.correlationId,
+      ]);
+      await tx.query('SELECT pg_notify($1, $2)', [callsChannel, call.paymentId]);
+    },
+
+    /** Calls due now, the oldest of each payment only, so one payment's calls run in order. */
+    async dueCalls(now: Date, limit = 50): Promise<ProviderCall[]> {
+      const { rows } = await db.query<CallRow>(
+        `SELECT c.id, c.payment_id, c.kind, c.request, c.correlation_id, c.attempts FROM provider_calls c
+         WHERE c.due_at <= $1 AND NOT EXISTS (SELECT 1 FROM provider_calls e WHERE e.payment_id = c.payment_id AND e.id < c.id)
+         ORDER BY c.id LIMIT $2`,
+        [now, limit],
+      );
+      return rows.map((r) => ({ id: r.id, paymentId: r.payment_id, kind: r.kind, request: r.request, correlationId: r.correlation_id, attempts: r.attempts }));
+    },
+
+    async postponeCall(id: number, delayMs: number, attempts: number, error: string): Promise<void> {
+      await db.query('UPDATE provider_calls SET due_at = $2, attempts = $3, last_error = $4 WHERE id = $1', [id, new Date(Date.now() + delayMs), attempts, error.slice(0, 1000)]);
+    },
+
+    /**
+     * Records what a processor call decided, with its events, and removes the call, in one
+     * transaction; undefined when another instance already recorded it.
+     */
+    async completeCall(call: ProviderCall, change: (payment: Payment) => Promise<PaymentOutcome>): Promise<PaymentOutcome | undefined> {
+      return db.transaction(async (tx) => {
+        if ((await tx.query('DELETE FROM provider_calls WHERE id = $1', [call.id])).rowCount === 0) return undefined;
+        const current = await selectOne(tx, 'id', call.paymentId, true);
+        if (!current) return undefined;
+        const outcome = await change(current);
+        await apply(tx, outcome);
+        await writeOutbox(tx, outcome.events, { source, correlationId: call.correlationId ?? undefined });
+        return outcome;
+      });
+    },
+
+    onCallQueued: (wake: () => void) => db.listen(callsChannel, wake),
+
     /** Runs `change` on the locked payment and stores its outcome and events in one transaction. */
     async change(id: string, change: (payment: Payment) => PaymentOutcome): Promise<PaymentOutcome | undefined> {
       return db.transaction(async (tx) => {
@@ -140,14 +208,14 @@ export function createPaymentsStore(db: Db, source: string) {
      */
     async refund(
       id: string,
-      change: (payment: Payment, tx: Sql) => Promise<PaymentOutcome>,
+      change: (payment: Payment) => Promise<PaymentOutcome>,
       correlationId?: string,
       record?: (tx: Sql, result: { payment: PaymentView; failure?: PaymentOutcome['failure'] }) => Promise<void>,
     ): Promise<{ payment: PaymentView; failure?: PaymentOutcome['failure'] } | undefined> {
       return db.transaction(async (tx) => {
         const current = await selectOne(tx, 'id', id, true);
         if (!current) return undefined;
-        const outcome = await change(current, tx);
+        const outcome = await change(current);
         await apply(tx, outcome);
         await writeOutbox(tx, outcome.events, { source, correlationId });
         const result = { payment: (await view(tx, outcome.payment))!, failure: outcome.failure };

@@ -1,0 +1,161 @@
+import { AppError, type Logger } from '@emporium/platform';
+import { authorizePayment } from '../domain/authorize-payment';
+import { capturePayment } from '../domain/capture-payment';
+import { unchanged, type Payment, type PaymentOutcome } from '../domain/payment';
+import { releasePayment } from '../domain/release-payment';
+import type { PaymentsStore, ProviderCall } from '../store/payments.store';
+import type { PaymentProvider } from './provider';
+
+type Method = 'authorize' | 'capture' | 'void' | 'refund';
+interface Recorded {
+  method: Method;
+  request: string;
+  result: unknown;
+}
+
+/** The provider, with every call and its answer written down. */
+export function recording(provider: PaymentProvider): { provider: PaymentProvider; calls: Recorded[] } {
+  const calls: Recorded[] = [];
+  const record = <R>(method: Method, request: object, call: () => Promise<R>) =>
+    call().then((result) => {
+      calls.push({ method, request: JSON.stringify(request), result });
+      return result;
+    });
+  return {
+    calls,
+    provider: {
+      name: provider.name,
+      authorize: (r) => record('authorize', r, () => provider.authorize(r)),
+      capture: (r) => record('capture', r, () => provider.capture(r)),
+      void: (r) => record('void', r, () => provider.void(r)),
+      refund: (r) => record('refund', r, () => provider.refund(r)),
+    },
+  };
+}
+
+/** The payment changed between the call and its recording: the use case asks for another call. */
+export class StaleProviderCall extends AppError {
+  constructor(method: string) {
+    super('PAYMENTS.CONCURRENT_CHANGE', `The payment changed while the processor was being called (${method}); try again.`, { status: 409 });
+  }
+}
+
+/** Answers from what `recording` wrote down, touching nothing remote: safe inside a transaction. */
+export function replaying(name: string, calls: readonly Recorded[]): PaymentProvider {
+  const replay = <R>(method: Method, request: object): Promise<R> => {
+    const found = calls.find((c) => c.method === method && c.request === JSON.stringify(request));
+    return found ? Promise.resolve(found.result as R) : Promise.reject(new StaleProviderCall(method));
+  };
+  return {
+    name,
+    authorize: (r) => replay('authorize', r),
+    capture: (r) => replay('capture', r),
+    void: (r) => replay('void', r),
+    refund: (r) => replay('refund', r),
+  };
+}
+
+/**
+ * Runs a use case that calls the processor without holding a database transaction across the
+ * call: first on a snapshot with the real provider (outside any transaction), then on the locked
+ * payment, answered from what the processor said. Every call carries an idempotency key derived
+ * from the payment, so repeating the first half after a crash or a conflict is answered the same.
+ */
+export async function callOutsideTransaction<T>(
+  provider: PaymentProvider,
+  snapshot: Payment,
+  useCase: (payment: Payment, provider: PaymentProvider) => Promise<PaymentOutcome>,
+  commit: (change: (locked: Payment) => Promise<PaymentOutcome>) => Promise<T>,
+): Promise<T> {
+  const recorder = recording(provider);
+  await useCase(snapshot, recorder.provider);
+  return commit((locked) => useCase(locked, replaying(provider.name, recorder.calls)));
+}
+
+const USE_CASES: Record<ProviderCall['kind'], (payment: Payment, request: ProviderCall['request'], provider: PaymentProvider, now: Date) => Promise<PaymentOutcome>> = {
+  authorize: (payment, request, provider, now) =>
+    payment.status === 'authorizing' ? authorizePayment(payment, String(request.token), provider, now) : Promise.resolve(unchanged(payment)),
+  capture: (payment, request, provider, now) => capturePayment(payment, { amount: Number(request.amount), currency: String(request.currency) }, provider, now),
+  release: (payment, _request, provider, now) => releasePayment(payment, provider, now, { refundCaptured: true }),
+  cancel: (payment, request, provider, now) => releasePayment(payment, provider, now, { refundCaptured: request.refundCaptured === true }),
+};
+
+export interface ProviderCallsOptions {
+  store: PaymentsStore;
+  provider: PaymentProvider;
+  logger: Logger;
+  /** How often calls waiting for a retry are looked for (NOTIFY wakes it sooner). Default 1 s. */
+  pollIntervalMs?: number;
+}
+
+const backoffMs = (attempts: number) => Math.min(500 * 2 ** Math.min(attempts, 10), 60_000);
+
+/**
+ * Makes the processor calls events asked for (`provider_calls`), after their transaction
+ * commits. A processor that cannot be reached leaves the call waiting, retried with backoff:
+ * the order waits for its payment rather than failing.
+ */
+export function createProviderCalls({ store, provider, logger, pollIntervalMs = 1000 }: ProviderCallsOptions) {
+  const log = logger.child({ component: 'provider-calls' });
+
+  const runOne = async (call: ProviderCall): Promise<void> => {
+    const snapshot = await store.find(call.paymentId);
+    if (!snapshot) return;
+    const useCase = (payment: Payment, p: PaymentProvider) => USE_CASES[call.kind](payment, call.request, p, new Date());
+    let outcome: PaymentOutcome | undefined;
+    try {
+      outcome = await callOutsideTransaction(provider, snapshot, useCase, (change) => store.completeCall(call, change));
+    } catch (error) {
+      const stale = error instanceof StaleProviderCall;
+      await store.postponeCall(call.id, stale ? 0 : backoffMs(call.attempts), stale ? call.attempts : call.attempts + 1, String(error));
+      if (!stale) log.warn({ err: error, paymentId: call.paymentId, kind: call.kind, attempts: call.attempts + 1 }, 'card processor call failed; will retry');
+      return;
+    }
+    if (!outcome) return;
+    const context = { paymentId: call.paymentId, orderId: outcome.payment.orderId, kind: call.kind, correlationId: call.correlationId };
+    if (call.kind === 'authorize') log.info({ ...context, status: outcome.payment.status, code: outcome.payment.declineCode }, 'payment authorization answered');
+    else if (outcome.failure && call.kind === 'capture') log.warn({ ...context, ...outcome.failure }, 'capture failed');
+    else if (outcome.failure) log.error({ ...context, ...outcome.failure }, 'provider refused to release the payment; needs staff attention');
+  };
+
+  let running: Promise<void> | undefined;
+  let again = false;
+  /** Runs every due call once; a wake-up during a run makes it run again right after. */
+  const drain = (): Promise<void> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        for (const call of await store.dueCalls(new Date())) await runOne(call);
+      } while (again);
+    })()
+      .catch((error: unknown) => log.warn({ err: error }, 'provider calls run failed'))
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+
+  return {
+    drain,
+    /** For `defineService`'s background: starts listening and polling; resolves its stop function. */
+    task: () => () => {
+      let stopped = false;
+      const timer = setInterval(() => void drain(), pollIntervalMs);
+      timer.unref();
+      const unlisten = store.onCallQueued(() => {
+        if (!stopped) void drain();
+      });
+      void drain();
+      return async () => {
+        stopped = true;
+        clearInterval(timer);
+        await (await unlisten.catch(() => undefined))?.();
+        await running;
+      };
+    },
+  };
+}

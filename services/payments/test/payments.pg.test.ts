@@ -1,0 +1,76 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeEnvelope } from '@emporium/contracts';
+import { createInProcessBus, createLogger, createMetrics, createPostgresDb, ensureDatabase, type Db, type InProcessBus, type Service } from '@emporium/platform';
+import { eventually } from '@emporium/platform/testing';
+import { startCardProcessor, type CardProcessor } from '@emporium/sandbox-card-processor';
+import { createPaymentsService } from '../src/service';
+
+const ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DATABASES = { payments: 'emporium_test_payments', processor: 'emporium_test_payments_processor' };
+
+const connect = async (database: string) => {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await admin.end();
+  await ensureDatabase(ADMIN_URL, database);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${database}`;
+  return url.toString();
+};
+
+describe('payments on PostgreSQL with the card processor in its own database (distributed mode)', () => {
+  const logger = createLogger('payments', 'silent');
+  let paymentsDb: Db;
+  let processorDb: Db;
+  let busDb: Db;
+  let bus: InProcessBus;
+  let processor: CardProcessor;
+  let payments: Service;
+
+  beforeAll(async () => {
+    paymentsDb = createPostgresDb({ connectionString: await connect(DATABASES.payments), schema: 'payments', max: 5 });
+    processorDb = createPostgresDb({ connectionString: await connect(DATABASES.processor), schema: 'card_processor', max: 5 });
+    busDb = createPostgresDb({ connectionString: await connect('emporium_test_payments_bus'), schema: 'bus', max: 3 });
+    bus = createInProcessBus({ db: busDb, logger, idlePollMs: 200 });
+    await bus.migrate();
+    processor = await startCardProcessor({ db: processorDb });
+    payments = await createPaymentsService(
+      { db: paymentsDb, bus, logger, metrics: createMetrics('payments', { defaultMetrics: false }) },
+      { processor: { url: processor.url, secretKey: processor.secretKey }, providerRetryIntervalMs: 200 },
+    );
+    await payments.start();
+  });
+  afterAll(async () => {
+    await payments?.stop();
+    await processor?.stop();
+    await bus?.close();
+    await busDb?.close();
+    await paymentsDb?.close();
+    await processorDb?.close();
+  });
+
+  const pay = async (orderId: string, token: string) => {
+    const envelope = makeEnvelope({
+      type: 'order_payment_requested',
+      source: 'test',
+      key: orderId,
+      data: { orderId, customerId: 'c-1', amount: 2500, currency: 'EUR', paymentMethod: 'credit_card', paymentToken: token },
+    });
+    await bus.publish([{ topic: 'order-events', key: orderId, value: JSON.stringify(envelope) }]);
+    return eventually(async () => {
+      const res = await payments.app.inject(`/api/payments?orderId=${orderId}`);
+      const body = res.json<{ status: string; providerRef: string | null; declineCode: string | null }>();
+      return res.statusCode === 200 && body.status !== 'authorizing' ? body : undefined;
+    }, 15_000, `payment of ${orderId}`);
+  };
+
+  it('when orders ask for payments, then the processor authorizes or declines them through the stripe SDK, outside the event transaction', async () => {
+    const run = Date.now().toString(36);
+    expect(await pay(`pg-ok-${run}`, 'tok_success')).toMatchObject({ status: 'authorized', providerRef: expect.stringMatching(/^pi_/) });
+    expect(await pay(`pg-no-${run}`, 'tok_insufficient_funds')).toMatchObject({ status: 'declined', declineCode: 'insufficient_funds' });
+    const { rows } = await processorDb.query<{ status: string }>('SELECT status FROM payment_intents ORDER BY created_at');
+    expect(rows.map((r) => r.status)).toEqual(['requires_capture', 'requires_payment_method']);
+  });
+});
