@@ -233,6 +233,15 @@ describe('payments over HTTP and events on the embedded database, with the sandb
       expect(refunds).toEqual([2500, 7500]);
     });
 
+    it('when eight refunds of one payment arrive at once, then they are made in turn: each 200, the refunded total their sum, no 5xx', async () => {
+      const { orderId, payment } = await requestPayment('tok_success', 5000);
+      await capture(orderId, payment.id, 5000);
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => post(`/api/payments/${payment.id}/refund`, { amount: 100, reason: `goodwill ${i}` })));
+      expect(answers.map((a) => a.statusCode)).toEqual(Array(8).fill(200));
+      expect((await payments.app.inject(`/api/payments/${payment.id}`)).json()).toMatchObject({ status: 'partially_refunded', refundedAmount: 800 });
+      expect((await outbox(orderId)).filter((e) => e.type === 'payment_refunded').map((e) => e.payload.data.amount)).toEqual(Array(8).fill(100));
+    });
+
     it('when a refund is retried with the same Idempotency-Key, then the money is refunded once', async () => {
       const { orderId, payment } = await requestPayment('tok_success', 3000);
       await capture(orderId, payment.id, 3000);

@@ -1,7 +1,11 @@
 import type { RefundPaymentRequest } from '@emporium/contracts';
 import { AppError, conflict, event, invalid } from '@emporium/platform';
-import type { PaymentProvider } from '../providers/provider';
+import { ProcessorConflict, type PaymentProvider } from '../providers/provider';
 import { refundableAmount, refundKey, transition, unchanged, type Payment, type PaymentOutcome } from './payment';
+
+/** Another refund of the same payment got there first: nothing was refunded twice; retry to refund on top of it. */
+export const refundInProgress = (paymentId: string, cause?: unknown): AppError =>
+  new AppError('PAYMENTS.REFUND_IN_PROGRESS', `Another refund of payment ${paymentId} is being made; retry in a moment.`, { status: 409, cause, extensions: { retryAfterSeconds: 1 } });
 
 /** A staff refund of part or all of what was captured and not yet refunded. */
 export async function refundPayment(
@@ -21,6 +25,8 @@ export async function refundPayment(
   }
   const providerRef = payment.providerRef;
   const result = await provider.refund({ providerRef, amount, idempotencyKey: refundKey(payment) }).catch((error: unknown) => {
+    if (error instanceof AppError) throw error;
+    if (error instanceof ProcessorConflict) throw refundInProgress(payment.id, error);
     throw new AppError('PAYMENTS.PROVIDER_UNAVAILABLE', 'The payment provider is unavailable; try again later.', { status: 503, cause: error });
   });
   if (result.status === 'failed') {

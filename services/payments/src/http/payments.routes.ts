@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Payment as PaymentView, PaymentId, PaymentOfOrderQuery, RefundPaymentRequest } from '@emporium/contracts';
 import { AppError, mayAccessCustomer, notFound, principalOf, problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
@@ -12,6 +13,7 @@ const Params = z.object({ paymentId: PaymentId });
 const missing = (id: string) => notFound('PAYMENTS.PAYMENT_NOT_FOUND', `Payment ${id} does not exist.`);
 
 export function paymentsRoutes(app: HttpApp, store: PaymentsStore, provider: PaymentProvider, idempotency: Idempotency): void {
+  const oneAtATime = keyedQueue();
   app.get('/api/payments/:paymentId', {
     schema: { tags: ['payments'], summary: 'One payment and its provider calls (no card data)', params: Params, response: { 200: PaymentView, ...problemResponses } },
   }, async (request) => {
@@ -39,6 +41,11 @@ export function paymentsRoutes(app: HttpApp, store: PaymentsStore, provider: Pay
     },
   }), async (request) => {
     const { paymentId } = request.params;
+    // Refunds of one payment take turns in this instance; a race with another instance is a 409 to retry.
+    return oneAtATime(paymentId, () => refund(request, paymentId));
+  });
+
+  const refund = async (request: FastifyRequest<{ Body: RefundPaymentRequest }>, paymentId: string) => {
     const snapshot = await store.find(paymentId);
     if (!snapshot) throw missing(paymentId);
     const refund = (payment: Payment, p: PaymentProvider) => refundPayment(payment, request.body, p, new Date());
@@ -57,5 +64,20 @@ export function paymentsRoutes(app: HttpApp, store: PaymentsStore, provider: Pay
       throw new AppError('PAYMENTS.REFUND_REJECTED', `The payment provider refused the refund: ${result.failure.message}`, { status: 409, extensions: { providerCode: result.failure.code } });
     }
     return result.payment;
-  });
+  };
+}
+
+/** Runs `work` after every earlier call for the same key has settled (an in-process queue per key). */
+function keyedQueue() {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    const previous = tails.get(key) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(work);
+    const tail = run.catch(() => undefined);
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return run;
+  };
 }

@@ -40,3 +40,15 @@ export interface ProviderFailure {
 export type CaptureResult = { status: 'captured'; amount: number } | ProviderFailure;
 export type VoidResult = { status: 'voided' } | ProviderFailure;
 export type RefundResult = { status: 'refunded'; amount: number; refundRef: string } | ProviderFailure;
+
+/**
+ * The processor is busy with, or already answered differently to, a request under the same
+ * idempotency key: another call on the same payment is racing this one. Nothing was done twice;
+ * the caller should retry once the other call has finished.
+ */
+export class ProcessorConflict extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ProcessorConflict';
+  }
+}

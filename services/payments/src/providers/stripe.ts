@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import type { DeclineCode } from '@emporium/contracts';
-import type { AuthorizeResult, CaptureResult, PaymentProvider, ProviderFailure, RefundResult, VoidResult } from './provider';
+import { ProcessorConflict, type AuthorizeResult, type CaptureResult, type PaymentProvider, type ProviderFailure, type RefundResult, type VoidResult } from './provider';
 
 export const STRIPE = 'stripe';
 
@@ -27,7 +27,9 @@ type Intent = { status?: string; cancellation_reason?: string | null; amount_rec
 
 /** Connection errors, timeouts, 5xx, 429, bad keys: the processor is unavailable or misconfigured; the call is retried. */
 const transient = (error: unknown, ref: string): Error =>
-  new Error(`card processor unavailable (${ref}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  error instanceof Stripe.errors.StripeIdempotencyError
+    ? new ProcessorConflict(`another call on ${ref} holds the same idempotency key: ${error.message}`, { cause: error })
+    : new Error(`card processor unavailable (${ref}): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 
 /** What a refused call tells about the payment intent's state; anything else is thrown as transient. */
 function refusal(error: unknown, ref: string): { intent: Intent; error: Stripe.errors.StripeError } {
