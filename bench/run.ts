@@ -5,11 +5,12 @@
  *   npm run bench -- --mode embedded|distributed|both --rates 20,50,100 --duration 15
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dropServiceDatabases, startDistributed, SERVICE_NAMES } from '@emporium/launcher/distributed';
 import { NO_RATE_LIMITS_ENV, signInStaff, TEST_ADMIN, type Session } from '../tests/support/auth';
+import { hopBreakdown, hopTable, type HopFigures } from './hops';
 import { client, closedLoop, machine, percentiles, round, sampleProcesses, type HttpResult } from './lib';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -21,6 +22,12 @@ const MODE = arg('mode', 'both');
 const RATES = arg('rates', '20,50,100').split(',').map(Number);
 const DURATION = Number(arg('duration', '15'));
 const PRODUCTS = 20;
+/** Distributed mode: databases `<prefix>_<service>`, a Kafka namespace of its own and ports base…base+7, so a run never meets a test's or another run's. */
+const DB_PREFIX = arg('db-prefix', 'emporium_bench');
+const PORT_BASE = Number(arg('port', '3800'));
+const NAMESPACE = process.env.KAFKA_NAMESPACE || `bench-${Math.random().toString(36).slice(2, 8)}`;
+const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
@@ -70,8 +77,15 @@ async function startEmbeddedChild(): Promise<Platform> {
 }
 
 async function startDistributedBench(): Promise<Platform> {
-  await dropServiceDatabases('emporium_bench');
-  const platform = await startDistributed({ gatewayPort: 3800, servicePortBase: 3800, databasePrefix: 'emporium_bench', logLevel: 'warn', admin: TEST_ADMIN, env: { gateway: NO_RATE_LIMITS_ENV } });
+  await dropServiceDatabases(DB_PREFIX);
+  const platform = await startDistributed({
+    gatewayPort: PORT_BASE,
+    servicePortBase: PORT_BASE,
+    databasePrefix: DB_PREFIX,
+    logLevel: 'warn',
+    admin: TEST_ADMIN,
+    env: { gateway: NO_RATE_LIMITS_ENV, ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, { KAFKA_NAMESPACE: NAMESPACE }])) },
+  });
   const pids = Object.fromEntries([...SERVICE_NAMES, 'gateway' as const].map((n) => [n, platform.pid(n)!]));
   return { url: platform.url, pids, stop: platform.stop };
 }
@@ -128,6 +142,10 @@ interface CheckoutStep {
   confirmed: ReturnType<typeof percentiles>;
   completedLatency: ReturnType<typeof percentiles>;
   processes: Record<string, { cpuPercent: number; peakRssMb: number }>;
+  /** Busy share of the whole machine (every process, PostgreSQL and Kafka included) while the step ran. */
+  machineCpuPercent: number;
+  orderIds: string[];
+  hops?: HopFigures[];
 }
 
 /** Open model: a new virtual customer every 1/rate s, whatever the system's response times. */
@@ -138,6 +156,7 @@ async function checkoutStep(http: ReturnType<typeof client>, ids: string[], rate
   let offered = 0;
   const journeys: Promise<void>[] = [];
   const sample = sampleProcesses(pids);
+  const machineCpu = sampleMachineCpu();
   const started = performance.now();
   const total = rate * DURATION;
   for (let i = 0; i < total; i++) {
@@ -197,6 +216,7 @@ async function checkoutStep(http: ReturnType<typeof client>, ids: string[], rate
     if (pending.size > 0) await new Promise((r) => setTimeout(r, 200));
   }
   const processes = sample();
+  const machineCpuPercent = machineCpu();
   errors += pending.size;
   const window = Math.max((lastCompleted - firstPlaced) / 1000, DURATION);
   return {
@@ -210,6 +230,23 @@ async function checkoutStep(http: ReturnType<typeof client>, ids: string[], rate
     confirmed: percentiles(confirmed),
     completedLatency: percentiles(done),
     processes,
+    machineCpuPercent,
+    orderIds: orders.map((o) => o.id),
+  };
+}
+
+/** /proc/stat: the share of both cores' time spent busy (by anything on the machine) since the call. */
+function sampleMachineCpu(): () => number {
+  const read = () => {
+    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+    const n = fields.map(Number);
+    const idle = n[3]! + n[4]!;
+    return { idle, total: n.reduce((a, b) => a + b, 0) };
+  };
+  const start = read();
+  return () => {
+    const end = read();
+    return round((1 - (end.idle - start.idle) / Math.max(end.total - start.total, 1)) * 100, 0);
   };
 }
 
@@ -243,6 +280,12 @@ async function benchMode(mode: 'embedded' | 'distributed'): Promise<ModeResult> 
       log(`${mode}: checkouts at ${rate}/s for ${DURATION} s`);
       const step = await checkoutStep(http, ids, rate, platform.pids, staff);
       log(`${mode}: ${JSON.stringify({ rate, completedPerSecond: step.completedPerSecond, acceptanceP99: step.acceptance.p99, completedP99: step.completedLatency.p99, errors: step.errors })}`);
+      if (mode === 'distributed') {
+        step.hops = await hopBreakdown({ prefix: DB_PREFIX, namespace: NAMESPACE, brokers: BROKERS, adminUrl: ADMIN_URL, orderIds: step.orderIds }).catch((error: unknown) => {
+          log(`hop breakdown failed: ${String(error)}`);
+          return undefined;
+        });
+      }
       steps.push(step);
       if (step.errors > step.offered * 0.2) break;
     }
@@ -290,13 +333,17 @@ function report(hello: Awaited<ReturnType<typeof helloWorld>>, results: ModeResu
     lines.push(`| search (\`GET /products?q=bench\`, 32 connections) | ${r.search.rps} req/s, p99 ${round(r.search.latency.p99)} ms, ${r.search.errors} errors |`);
     lines.push(`| add to cart, one user (p50 / p95 / p99 ms) | ${fmt(r.addToCart)} |`, '');
     lines.push('Checkouts, open model (each virtual customer: a guest session, list, product page, add to cart, order from cart with the success card):', '');
-    lines.push('| offered/s | offered | completed | completed/s | errors | order acceptance p50/p95/p99 ms | placement → confirmed p50/p95/p99 ms | placement → completed p50/p95/p99 ms | CPU % / peak RSS MB per process |');
-    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    lines.push('| offered/s | offered | completed | completed/s | errors | order acceptance p50/p95/p99 ms | placement → confirmed p50/p95/p99 ms | placement → completed p50/p95/p99 ms | machine CPU % | CPU % / peak RSS MB per process |');
+    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const s of r.steps) {
       const procs = Object.entries(s.processes).map(([n, p]) => `${n} ${p.cpuPercent}%/${p.peakRssMb}`).join(', ');
-      lines.push(`| ${s.rate} | ${s.offered} | ${s.completed} | ${s.completedPerSecond} | ${s.errors} (${round((s.errors / Math.max(s.offered, 1)) * 100)}%) | ${fmt(s.acceptance)} | ${fmt(s.confirmed)} | ${fmt(s.completedLatency)} | ${procs} |`);
+      lines.push(`| ${s.rate} | ${s.offered} | ${s.completed} | ${s.completedPerSecond} | ${s.errors} (${round((s.errors / Math.max(s.offered, 1)) * 100)}%) | ${fmt(s.acceptance)} | ${fmt(s.confirmed)} | ${fmt(s.completedLatency)} | ${s.machineCpuPercent} | ${procs} |`);
     }
     lines.push('');
+    for (const s of r.steps) {
+      if (!s.hops) continue;
+      lines.push(`Hop by hop at ${s.rate}/s offered (ms, p50 / p95 / p99; see bench/hops.ts):`, '', ...hopTable(s.hops), '');
+    }
   }
   return lines.join('\n');
 }
@@ -307,5 +354,8 @@ const results: ModeResult[] = [];
 if (MODE === 'embedded' || MODE === 'both') results.push(await benchMode('embedded'));
 if (MODE === 'distributed' || MODE === 'both') results.push(await benchMode('distributed'));
 const text = report(hello, results);
-writeFileSync(join(ROOT, 'bench/RESULTS.md'), `${text}\n`);
+// The hand-written part (bottlenecks removed, next steps) is kept from the previous file.
+const previous = existsSync(join(ROOT, 'bench/RESULTS.md')) ? readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8') : '';
+const kept = previous.indexOf('## Bottlenecks removed');
+writeFileSync(join(ROOT, 'bench/RESULTS.md'), `${text}\n${kept >= 0 ? previous.slice(kept) : ''}`);
 process.stdout.write(`${text}\n`);

@@ -1,6 +1,6 @@
 import { EVENTS, EventEnvelope, isEventType, type EventData, type EventType } from '@emporium/contracts';
 import type { Db, Sql } from './db/types';
-import type { EventBus, IncomingMessage, Subscription } from './bus/types';
+import type { BatchHandler, EventBus, IncomingMessage, Subscription } from './bus/types';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { writeOutbox, type PendingEvent } from './outbox';
@@ -31,6 +31,12 @@ export interface EventConsumerOptions {
   metrics?: Metrics;
   maxAttempts?: number;
   retryBackoffMs?: number;
+  /**
+   * Lets runs of different partitions commit side by side. Only for handlers whose events of
+   * different keys never lock the same rows (orders: each event locks its own order); otherwise two
+   * runs can deadlock. Default false: one run's transaction at a time.
+   */
+  parallelRuns?: boolean;
 }
 
 /** What became of one delivered message. */
@@ -42,6 +48,8 @@ export const topicsOf = (handlers: EventHandlers): string[] => [...new Set((Obje
 /**
  * Subscribes a service to the topics of the event types it handles. Each event is validated
  * against its contract and handled once: effect, inbox row and follow-up events commit together.
+ * The bus hands over runs of messages of one partition, handled in one transaction; a run that
+ * fails is handled again one message at a time (so only a poison event is retried and parked).
  * Events of other types on those topics are acknowledged and ignored.
  */
 export async function subscribeEvents(options: EventConsumerOptions): Promise<Subscription> {
@@ -55,7 +63,44 @@ export async function subscribeEvents(options: EventConsumerOptions): Promise<Su
     handler: async (message) => {
       await handle(message);
     },
+    batchHandler: createBatchEventHandler(options),
   });
+}
+
+type AnyHandler = (data: unknown, context: HandlerContext) => Promise<void>;
+
+interface Prepared {
+  envelope: EventEnvelope;
+  type: EventType;
+  /** Undefined: no handler for this type here (the message is ignored). */
+  handler?: AnyHandler;
+  data?: unknown;
+}
+
+/** Parses and validates one message against its contract; throws when it cannot be handled. */
+function prepare(message: IncomingMessage, handlers: EventHandlers): Prepared | { ignoredType: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(message.value);
+  } catch {
+    throw new Error(`message at ${message.topic}/${message.partition}@${message.offset} is not JSON`);
+  }
+  const envelope = EventEnvelope.parse(raw);
+  const type = envelope.type;
+  const handler = isEventType(type) ? (handlers[type] as AnyHandler | undefined) : undefined;
+  if (!handler || !isEventType(type)) return { ignoredType: type };
+  return { envelope, type, handler, data: EVENTS[type].data.parse(envelope.data) };
+}
+
+function contextFor(options: Pick<EventConsumerOptions, 'source' | 'logger'>, tx: Sql, envelope: EventEnvelope, logger: Logger): HandlerContext {
+  return {
+    tx,
+    envelope,
+    logger,
+    emit: async (events) => {
+      await writeOutbox(tx, events, { source: options.source, correlationId: envelope.correlationId });
+    },
+  };
 }
 
 /**
@@ -65,32 +110,15 @@ export async function subscribeEvents(options: EventConsumerOptions): Promise<Su
 export function createEventHandler(options: Omit<EventConsumerOptions, 'bus' | 'maxAttempts' | 'retryBackoffMs'>): (message: IncomingMessage) => Promise<EventOutcome> {
   const { db, group, handlers, metrics } = options;
   return async (message) => {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(message.value);
-    } catch {
-      throw new Error(`message at ${message.topic}/${message.partition}@${message.offset} is not JSON`);
-    }
-    const envelope = EventEnvelope.parse(raw);
-    const type = envelope.type;
-    const handler = isEventType(type) ? (handlers[type] as ((data: unknown, c: HandlerContext) => Promise<void>) | undefined) : undefined;
-    if (!handler || !isEventType(type)) {
-      metrics?.eventsHandled.inc({ group, type, outcome: 'ignored' });
+    const prepared = prepare(message, handlers);
+    if ('ignoredType' in prepared) {
+      metrics?.eventsHandled.inc({ group, type: prepared.ignoredType, outcome: 'ignored' });
       return 'ignored';
     }
+    const { envelope, type, handler, data } = prepared;
     const logger = options.logger.child({ eventId: envelope.id, eventType: type, key: envelope.key, correlationId: envelope.correlationId, attempt: message.attempt });
-    const data = EVENTS[type].data.parse(envelope.data);
     try {
-      const handled = await handleOnce(db, group, envelope.id, envelope.type, async (tx) => {
-        await handler(data, {
-          tx,
-          envelope,
-          logger,
-          emit: async (events) => {
-            await writeOutbox(tx, events, { source: options.source, correlationId: envelope.correlationId });
-          },
-        });
-      });
+      const handled = await handleOnce(db, group, envelope.id, envelope.type, (tx) => handler!(data, contextFor(options, tx, envelope, logger)));
       metrics?.eventsHandled.inc({ group, type, outcome: handled ? 'handled' : 'duplicate' });
       logger.debug({ handled }, handled ? 'event handled' : 'duplicate event skipped');
       return handled ? 'handled' : 'duplicate';
@@ -102,3 +130,53 @@ export function createEventHandler(options: Omit<EventConsumerOptions, 'bus' | '
   };
 }
 
+/**
+ * The consumer's path for a run of messages of one partition: one transaction records every
+ * handled message in the inbox (one statement) and applies their effects in order, so the run
+ * costs one BEGIN/COMMIT instead of one per message. All or nothing: it throws having changed
+ * nothing, and the bus then hands the messages to the one-at-a-time path.
+ */
+export function createBatchEventHandler(options: Omit<EventConsumerOptions, 'bus' | 'maxAttempts' | 'retryBackoffMs'>): BatchHandler {
+  const { db, group, handlers, metrics } = options;
+  if (options.parallelRuns) return handleRun;
+  // One run's transaction at a time: runs of different partitions may touch the same rows (a
+  // product's stock) in no common order, and two long transactions doing so deadlock (PostgreSQL
+  // then aborts one after deadlock_timeout, 1 s). Measured: 60 deadlocks in one bench run without this.
+  let turn: Promise<unknown> = Promise.resolve();
+  return (messages) => {
+    const mine = turn.then(() => handleRun(messages));
+    turn = mine.catch(() => undefined);
+    return mine;
+  };
+
+  async function handleRun(messages: readonly IncomingMessage[]): Promise<void> {
+    const prepared = messages.map((message) => prepare(message, handlers));
+    const work = prepared.filter((p): p is Prepared => !('ignoredType' in p));
+    const outcomes: Array<{ type: string; outcome: EventOutcome }> = [];
+    if (work.length > 0) {
+      const ids = [...new Set(work.map((p) => p.envelope.id))];
+      const types = ids.map((id) => work.find((p) => p.envelope.id === id)!.type);
+      await db.transaction(async (tx) => {
+        outcomes.length = 0;
+        const inserted = await tx.query<{ event_id: string }>(
+          'INSERT INTO inbox (consumer, event_id, type) SELECT $1, id, type FROM unnest($2::uuid[], $3::text[]) AS fresh(id, type) ON CONFLICT DO NOTHING RETURNING event_id',
+          [group, ids, types],
+        );
+        const fresh = new Set(inserted.rows.map((r) => r.event_id));
+        for (const { envelope, type, handler, data } of work) {
+          // A second copy of an event in the same run is a duplicate too.
+          if (!fresh.delete(envelope.id)) {
+            outcomes.push({ type, outcome: 'duplicate' });
+            continue;
+          }
+          const logger = options.logger.child({ eventId: envelope.id, eventType: type, key: envelope.key, correlationId: envelope.correlationId, attempt: 1 });
+          await handler!(data, contextFor(options, tx, envelope, logger));
+          outcomes.push({ type, outcome: 'handled' });
+        }
+      });
+    }
+    for (const p of prepared) if ('ignoredType' in p) metrics?.eventsHandled.inc({ group, type: p.ignoredType, outcome: 'ignored' });
+    for (const { type, outcome } of outcomes) metrics?.eventsHandled.inc({ group, type, outcome });
+    options.logger.debug({ messages: messages.length, handled: outcomes.filter((o) => o.outcome === 'handled').length }, 'event batch handled');
+  }
+}

@@ -68,4 +68,48 @@ describe('outbox, relay and inbox on the embedded database', () => {
     expect(handled).toEqual(['o-1']);
     await sub.stop();
   });
+  it('when a run of events handled in one transaction holds one its handler cannot handle, then only that one is parked and every other event is applied once', async () => {
+    const logger = (await import('./logger')).createLogger('t', 'silent');
+    const relay = createOutboxRelay({ db: producerDb, bus: platform.bus, logger });
+    const ids = ['o-run-1', 'o-run-2', 'o-run-poison', 'o-run-3', 'o-run-4'];
+    await producerDb.transaction((tx) =>
+      // One key: one partition, so they are read as one run.
+      writeOutbox(tx, ids.map((id) => event('order_completed', 'c-run', { orderId: id, customerId: 'c-run', items: [] })), { source: 'test' }),
+    );
+    await relay.flush();
+    // The relay sends one of them twice (crash before marking): the second copy is absorbed too.
+    await producerDb.query("UPDATE outbox SET published_at = NULL WHERE payload->'data'->>'orderId' = 'o-run-2'");
+    await relay.flush();
+
+    const attempts: string[] = [];
+    // Subscribed after the events were published: the first read brings them as one run.
+    const sub = await subscribeEvents({
+      bus: platform.bus,
+      db: consumerDb,
+      group: 'run-consumer',
+      source: 'run-consumer',
+      logger,
+      maxAttempts: 2,
+      retryBackoffMs: 10,
+      handlers: {
+        order_completed: async (data, { tx }) => {
+          if (!data.orderId.startsWith('o-run-')) return;
+          attempts.push(data.orderId);
+          await tx.query('INSERT INTO effects (order_id, times) VALUES ($1, 1) ON CONFLICT (order_id) DO UPDATE SET times = effects.times + 1', [data.orderId]);
+          if (data.orderId === 'o-run-poison') throw new Error('cannot handle this order');
+        },
+      },
+    });
+    const bus = platform.pglite.forSchema('bus');
+    await eventually(async () => (await bus.query("SELECT 1 FROM messages WHERE topic = 'order-events.dlq' AND value::jsonb->'data'->>'orderId' = 'o-run-poison'")).rowCount === 1, 10_000, 'the poison event parked');
+    await eventually(async () => (await consumerDb.query("SELECT 1 FROM inbox WHERE consumer = 'run-consumer' AND event_id IN (SELECT (payload->>'id')::uuid FROM producer.outbox WHERE key = 'c-run')")).rowCount === 4);
+    await new Promise((r) => setTimeout(r, 200));
+    await sub.stop();
+
+    const { rows } = await consumerDb.query<{ order_id: string; times: number }>("SELECT order_id, times FROM effects WHERE order_id LIKE 'o-run-%' ORDER BY order_id");
+    expect(rows).toEqual(['o-run-1', 'o-run-2', 'o-run-3', 'o-run-4'].map((order_id) => ({ order_id, times: 1 })));
+    // Once in the failed run, then its own two attempts; the rest ran once in the run and once alone.
+    expect(attempts.filter((id) => id === 'o-run-poison')).toHaveLength(3);
+    expect(attempts.filter((id) => id === 'o-run-1')).toHaveLength(2);
+  });
 });

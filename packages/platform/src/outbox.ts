@@ -1,5 +1,5 @@
 import { EVENTS, makeEnvelope, topicOf, type EventData, type EventEnvelope, type EventType } from '@emporium/contracts';
-import type { Db, Sql } from './db/types';
+import type { Db, DbSession, Sql } from './db/types';
 import type { EventBus } from './bus/types';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -54,6 +54,7 @@ export interface OutboxRelay {
   start(): Promise<void>;
   /** Publishes whatever is pending now; resolves with how many were sent. */
   flush(): Promise<number>;
+  /** Stops relaying after a last flush, and gives up leadership (another instance takes over). */
   stop(): Promise<void>;
 }
 
@@ -66,10 +67,13 @@ interface OutboxRow {
 }
 
 /**
- * Moves committed outbox rows to the bus, oldest first. A row is marked published only after
- * the bus accepted it: a crash in between sends it again (at least once), never loses it.
- * On PostgreSQL an advisory lock keeps one active relay per database, so order per key holds
- * even with several instances; PGlite is one process, so one relay per schema is given.
+ * Moves committed outbox rows to the bus, oldest first: reads a batch, publishes it, then marks it
+ * published, each statement on its own — no transaction is held open while the bus answers.
+ * A row is marked only after the bus accepted it: a crash in between sends it again (at least
+ * once), never loses it. On PostgreSQL one relay per database is active, so order per key holds
+ * even with several instances: the one holding a session-level advisory lock on its own pooled
+ * connection (released when that connection ends, e.g. when its process dies; the others try again
+ * on each wake-up). PGlite is one process, so one relay per schema is given.
  */
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { db, bus, logger } = options;
@@ -80,6 +84,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let loop: Promise<void> | undefined;
   let unlisten: (() => Promise<void>) | undefined;
   let pendingWake = false;
+  /** PostgreSQL: the relay's own connection while it leads (holds the advisory lock). */
+  let session: DbSession | undefined;
+  let leading = false;
 
   const publishRows = async (rows: OutboxRow[]) => {
     await bus.publish(
@@ -96,24 +103,45 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const selectSql = `SELECT id, topic, key, type, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ${batchSize}`;
   const markSql = 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])';
 
-  const relayBatch = async (): Promise<number> => {
-    if (db.dialect === 'pglite') {
-      // The in-process bus writes to the same PGlite, so no transaction is held while publishing.
-      const { rows } = await db.query<OutboxRow>(selectSql);
-      if (rows.length === 0) return 0;
-      await publishRows(rows);
-      await db.query(markSql, [rows.map((r) => r.id)]);
-      return rows.length;
+  const endSession = async () => {
+    const ending = session;
+    session = undefined;
+    leading = false;
+    await ending?.close().catch(() => undefined);
+  };
+
+  /** The connection to relay on, or undefined while another instance leads. */
+  const lead = async (): Promise<Sql | undefined> => {
+    if (!db.openSession) return db;
+    session ??= await db.openSession();
+    if (!leading) {
+      const lock = await session.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [`outbox:${db.schema}`]);
+      leading = lock.rows[0]?.locked === true;
     }
-    return db.transaction(async (tx) => {
-      const lock = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [`outbox:${db.schema}`]);
-      if (!lock.rows[0]?.locked) return 0;
-      const { rows } = await tx.query<OutboxRow>(selectSql);
-      if (rows.length === 0) return 0;
-      await publishRows(rows);
-      await tx.query(markSql, [rows.map((r) => r.id)]);
-      return rows.length;
-    });
+    return leading ? session : undefined;
+  };
+
+  const relayBatch = async (): Promise<number> => {
+    let sql: Sql | undefined;
+    let rows: OutboxRow[];
+    try {
+      sql = await lead();
+      if (!sql) return 0;
+      rows = (await sql.query<OutboxRow>(selectSql)).rows;
+    } catch (error) {
+      // The connection may be gone (and the lock with it): start over with a new one.
+      await endSession();
+      throw error;
+    }
+    if (rows.length === 0) return 0;
+    await publishRows(rows);
+    try {
+      await sql.query(markSql, [rows.map((r) => r.id)]);
+    } catch (error) {
+      await endSession();
+      throw error;
+    }
+    return rows.length;
   };
 
   const flush = async (): Promise<number> => {
@@ -172,6 +200,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       wake?.();
       await loop;
       await unlisten?.();
+      // What was committed meanwhile goes out now, then the lock is given up.
+      await flush().catch((error: unknown) => logger.warn({ err: error }, 'final outbox flush failed; rows stay pending'));
+      await endSession();
     },
   };
 }

@@ -34,6 +34,8 @@ export interface ServiceDefinition {
   /** Folder of the service's plain-SQL migrations. */
   migrationsDir: string;
   handlers?: EventHandlers;
+  /** See EventConsumerOptions.parallelRuns: only when events of different keys never lock the same rows. */
+  parallelRuns?: boolean;
   /** Timers and loops the service runs in the background; each returns its stop function. */
   background?: Array<() => () => Promise<void>>;
 }
@@ -74,6 +76,7 @@ export function defineService(definition: ServiceDefinition): Service {
           handlers: definition.handlers,
           logger: consumerLogger,
           metrics: deps.metrics,
+          parallelRuns: definition.parallelRuns,
         });
         await deadLetters.start();
       }
@@ -86,8 +89,8 @@ export function defineService(definition: ServiceDefinition): Service {
       await app.close();
       await Promise.all(stopBackground.map((s) => s()));
       await Promise.all([subscription?.stop(), deadLetters.stop()]);
+      // Flushes what is still pending, then stops.
       await relay.stop();
-      await relay.flush().catch((error: unknown) => deps.logger.warn({ err: error }, 'final outbox flush failed; rows stay pending'));
     },
     flushOutbox: () => relay.flush(),
   };

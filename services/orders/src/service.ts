@@ -68,6 +68,9 @@ export async function createOrdersService(deps: ServiceDeps, options: OrdersOpti
     deps,
     app,
     migrationsDir: MIGRATIONS,
+    // Each saga event locks only its own order's rows, and product events their own product's:
+    // runs of different partitions can commit side by side without deadlocking.
+    parallelRuns: true,
     background: [idempotency.cleanupTask(), every(options.expiryIntervalMs ?? 5000, deps.logger, 'time-out-order-steps', timeOutDue)],
     handlers: {
       product_created: (data, { tx, envelope }) => store.upsertProduct(tx, data, envelope.occurredAt),

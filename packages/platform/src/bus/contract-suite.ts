@@ -307,6 +307,67 @@ export function describeEventBusContract(
     );
 
     it(
+      'when a run of messages handled together holds a poison message, then the run is handled again one at a time: the poison one alone is retried and parked, every other message is applied once and in order',
+      async () => {
+        const topic = unique('batch');
+        const group = unique('batch-group');
+        const values = ['a-1', 'b-1', 'a-2', 'poison', 'b-2', 'a-3', 'b-3'];
+        const keyOf = (value: string): string => (value === 'poison' ? 'key-a' : `key-${value[0]}`);
+        // Published before the group exists: the first fetch brings them all, so they arrive as a run.
+        await bus.publish(values.map((value) => ({ topic, key: keyOf(value), value })));
+
+        const applied: IncomingMessage[] = [];
+        const runs: string[][] = [];
+        const poisonAttempts: number[] = [];
+        await subscribe(bus, {
+          group,
+          topics: [topic],
+          maxAttempts: 2,
+          retryBackoffMs: 10,
+          handler: async (message) => {
+            if (message.value === 'poison') {
+              poisonAttempts.push(message.attempt);
+              throw new Error('boom: poison in a run');
+            }
+            applied.push(message);
+          },
+          // All or nothing, like one database transaction.
+          batchHandler: async (messages) => {
+            runs.push(messages.map((message) => message.value));
+            if (messages.some((message) => message.value === 'poison')) throw new Error('boom: poison in a run');
+            applied.push(...messages);
+          },
+        });
+
+        await waitFor(
+          () => applied.length >= values.length - 1 && poisonAttempts.length >= 2,
+          () => `${values.length - 1} applied (got ${applied.map((m) => m.value).join(',')}), 2 poison attempts (got ${poisonAttempts.length})`,
+        );
+        const dead: IncomingMessage[] = [];
+        await subscribe(bus, {
+          group: unique('batch-dlq-reader'),
+          topics: [deadLetterTopic(topic)],
+          handler: async (message) => {
+            dead.push(message);
+          },
+        });
+        await waitFor(() => dead.length >= 1, () => `a message on ${deadLetterTopic(topic)}`);
+
+        expect(runs.some((run) => run.length > 1), `runs handed to the batch handler: ${JSON.stringify(runs)}`).toBe(true);
+        expect(applied.map((message) => message.value).sort()).toEqual(values.filter((value) => value !== 'poison').sort());
+        for (const key of ['key-a', 'key-b']) {
+          const ofKey = values.filter((value) => value !== 'poison' && keyOf(value) === key);
+          expect(applied.filter((message) => message.key === key).map((message) => message.value), `order of ${key}`).toEqual(ofKey);
+        }
+        expect(poisonAttempts).toEqual([1, 2]);
+        expect(dead).toHaveLength(1);
+        expect(dead[0]).toMatchObject({ key: 'key-a', value: 'poison' });
+        expect(dead[0]!.headers[DEAD_LETTER_HEADERS.attempts]).toBe('2');
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
       'when a subscription is stopped while its handler has not finished, then the next subscription of the group receives the unfinished message again',
       async () => {
         const topic = unique('restart');

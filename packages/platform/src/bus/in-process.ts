@@ -27,6 +27,8 @@ export interface InProcessBusOptions {
   idlePollMs?: number;
   /** Rows fetched per partition per round. Default 100. */
   fetchSize?: number;
+  /** Messages given to a subscription's batchHandler at once (one transaction). Default 20. */
+  batchSize?: number;
 }
 
 interface LogRow {
@@ -71,6 +73,7 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
   const partitions = options.partitions ?? 4;
   const idlePollMs = options.idlePollMs ?? 5000;
   const fetchSize = options.fetchSize ?? 100;
+  const batchSize = Math.max(1, options.batchSize ?? 20);
   const signals = new EventEmitter();
   /** Publishes per topic so far: a consumer that found nothing checks it did not miss one meanwhile. */
   const publishedCount = new Map<string, number>();
@@ -164,13 +167,29 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
         // of the batch, which the inbox skips), not once per message.
         let done: number | undefined;
         try {
-          for (const row of rows) {
-            if (sub.stopped || !isOwner(sub)) break;
-            // A handler that failed while the subscription was stopping leaves its message uncommitted.
-            if (!(await deliver(sub, opts, topic, partition, row, maxAttempts, backoff))) break;
-            // Offsets were reset meanwhile: keep the reset, start over from it.
-            if (replayed()) break;
-            done = row.id;
+          rows: for (let start = 0; start < rows.length; start += batchSize) {
+            const run = rows.slice(start, start + batchSize);
+            if (opts.batchHandler && run.length > 1) {
+              if (sub.stopped || !isOwner(sub)) break;
+              try {
+                await opts.batchHandler(run.map((row) => ({ topic, partition, key: row.key, value: row.value, headers: row.headers, offset: String(row.id), attempt: 1 })));
+                if (replayed()) break;
+                done = run[run.length - 1]!.id;
+                continue;
+              } catch (error) {
+                if (sub.stopped) break;
+                // One message at a time below: a poison message is retried and parked on its own.
+                logger.info({ group: opts.group, topic, partition, messages: run.length, err: error }, 'batch failed; handling its messages one at a time');
+              }
+            }
+            for (const row of run) {
+              if (sub.stopped || !isOwner(sub)) break rows;
+              // A handler that failed while the subscription was stopping leaves its message uncommitted.
+              if (!(await deliver(sub, opts, topic, partition, row, maxAttempts, backoff))) break rows;
+              // Offsets were reset meanwhile: keep the reset, start over from it.
+              if (replayed()) break rows;
+              done = row.id;
+            }
           }
         } finally {
           if (done !== undefined && !replayed()) {

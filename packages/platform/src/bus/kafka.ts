@@ -2,11 +2,13 @@
  * EventBus adapter for Apache Kafka, on kafkajs 2.2.4 (see docs/adr/0003-kafka-client-and-broker.md).
  *
  * - publish(): idempotent producer, acks=all, one sendBatch per call (grouped by topic).
- * - subscribe(): one kafkajs consumer (one group member) per call; eachMessage keeps per-partition order,
- *   with up to 8 partitions handled concurrently.
- *   A failing handler is retried in place with exponential backoff; after maxAttempts the message is
- *   parked on `<topic>.dlq` (with DEAD_LETTER_HEADERS) and the partition moves on.
- *   Offsets are committed only for messages whose handler succeeded or that were dead-lettered.
+ * - subscribe(): one kafkajs consumer (one group member) per call; eachBatch keeps per-partition order,
+ *   with up to 8 partitions handled concurrently. A fetched batch goes to the subscription's
+ *   batchHandler (if any) in runs of up to MAX_BATCH_MESSAGES; a run that fails is handled again one
+ *   message at a time. A failing handler is retried in place with exponential backoff; after
+ *   maxAttempts the message is parked on `<topic>.dlq` (with DEAD_LETTER_HEADERS) and the partition
+ *   moves on. Offsets are resolved only for messages handled or dead-lettered, and committed once
+ *   per fetched batch.
  * - Topics (and their dead-letter topics) are created on first use with the configured partition count.
  * - `namespace` prefixes every topic and group on the broker (`<namespace>.order-events`), so
  *   several installations (or test runs) can share one cluster without seeing each other's events;
@@ -16,7 +18,7 @@ import kafkajs from 'kafkajs';
 import type {
   Admin,
   Consumer,
-  EachMessagePayload,
+  EachBatchPayload,
   IHeaders,
   KafkaMessage,
   LogEntry,
@@ -75,6 +77,13 @@ const REBALANCE_TIMEOUT_MS = 10_000;
 
 /** Up to this many partitions of one subscription are in flight at once (kafkajs workers). */
 const PARTITIONS_CONSUMED_CONCURRENTLY = 8;
+/** Messages given to a batchHandler at once (one consumer transaction): bounds a failed run's redo. */
+const MAX_BATCH_MESSAGES = 50;
+/**
+ * How long an idle fetch waits on the broker. The broker answers as soon as one message arrives
+ * (minBytes 1, kafkajs' default), so this adds no latency; shorter only means more idle fetches.
+ */
+const FETCH_MAX_WAIT_MS = 500;
 
 /** Thrown from eachMessage to leave a message uncommitted (redelivered to the group later). */
 class SubscriptionStopping extends KafkaJSError {
@@ -211,7 +220,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
       rebalanceTimeout: REBALANCE_TIMEOUT_MS,
       heartbeatInterval: HEARTBEAT_INTERVAL_MS,
       allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 500,
+      maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     });
     const subscription = new KafkaSubscription(
       consumer,
@@ -295,15 +304,15 @@ class KafkaSubscription implements Subscription {
     await this.consumer.subscribe({ topics: this.options.topics.map(this.names.topic), fromBeginning: true });
     // Resolves once the member has joined the group and received its partitions.
     await this.consumer.run({
+      // kafkajs commits the resolved offsets once at the end of every fetched batch (and when
+      // eachBatch throws): a crash redelivers at most the batch in flight, which the inbox absorbs.
       autoCommit: true,
-      // Besides the commit at the end of every fetched batch: at most 100 handled messages or 1 s
-      // of work is redelivered after a crash.
-      autoCommitThreshold: 100,
-      autoCommitInterval: 1_000,
-      // Partitions are handled side by side (each one still strictly in order, one message at a
-      // time): one slow handler or commit no longer holds up every other partition of the group.
+      // Partitions are handled side by side (each one still strictly in order): one slow handler or
+      // commit does not hold up every other partition of the group.
       partitionsConsumedConcurrently: PARTITIONS_CONSUMED_CONCURRENTLY,
-      eachMessage: (payload) => this.handle(payload),
+      // We resolve each offset ourselves, only once its message is done (stop() may cut a batch short).
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.handleBatch(payload),
     });
   }
 
@@ -319,17 +328,50 @@ class KafkaSubscription implements Subscription {
     return this.stopped;
   }
 
-  private async handle({ topic: brokerTopic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
-    // Do not start new work once stop() was called: leave it for the next member of the group.
-    if (this.stopping) throw new SubscriptionStopping();
-    const topic = this.names.logicalTopic(brokerTopic);
+  /**
+   * One fetched batch of one partition, in order: runs of messages go to the batchHandler (one
+   * transaction for the run), falling back to one message at a time when a run fails, so a poison
+   * message is retried and parked on its own while the rest are handled once. kafkajs commits the
+   * resolved offsets when this returns (or throws).
+   */
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const topic = this.names.logicalTopic(batch.topic);
+    const { partition } = batch;
+    const batchHandler = this.options.batchHandler;
+    for (let start = 0; start < batch.messages.length; start += MAX_BATCH_MESSAGES) {
+      // Do not start new work once stop() was called: leave it for the next member of the group.
+      if (this.stopping) throw new SubscriptionStopping();
+      if (!isRunning() || isStale()) return;
+      const run = batch.messages.slice(start, start + MAX_BATCH_MESSAGES);
+      if (batchHandler && run.length > 1) {
+        try {
+          await batchHandler(run.map((message) => ({ ...toIncoming(topic, partition, message), attempt: 1 })));
+          resolveOffset(run[run.length - 1]!.offset);
+          await heartbeat();
+          continue;
+        } catch (error) {
+          if (this.stopping) throw new SubscriptionStopping();
+          this.logger.info({ group: this.group, topic, partition, messages: run.length, err: error }, 'batch failed; handling its messages one at a time');
+        }
+      }
+      for (const message of run) {
+        if (this.stopping) throw new SubscriptionStopping();
+        if (!isRunning() || isStale()) return;
+        await this.handle(topic, partition, message, heartbeat);
+        resolveOffset(message.offset);
+        await heartbeat();
+      }
+    }
+  }
+
+  private async handle(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
     const base = toIncoming(topic, partition, message);
     let delay = this.retryBackoffMs;
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       try {
         await this.options.handler({ ...base, headers: { ...base.headers }, attempt });
-        return; // kafkajs resolves the offset; auto-commit follows.
+        return; // the caller resolves the offset; kafkajs commits it after the batch.
       } catch (error) {
         lastError = error;
       }
@@ -397,7 +439,7 @@ class KafkaSubscription implements Subscription {
       },
       'event handler failed on every attempt; message moved to the dead-letter topic',
     );
-    // Returning normally resolves the offset: the partition moves on.
+    // Returning normally lets the caller resolve the offset: the partition moves on.
   }
 
   /** Waits `ms`, heartbeating so the group coordinator keeps this member during long retries. */

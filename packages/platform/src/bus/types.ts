@@ -24,11 +24,23 @@ export interface IncomingMessage extends OutgoingMessage {
 
 export type MessageHandler = (message: IncomingMessage) => Promise<void>;
 
+/**
+ * Handles consecutive messages of one partition together, in order, all or nothing: it either
+ * resolves (every message done) or throws having changed nothing. Each message has attempt 1.
+ */
+export type BatchHandler = (messages: readonly IncomingMessage[]) => Promise<void>;
+
 export interface SubscribeOptions {
   /** Consumer group: each group receives every message once (at least once). */
   group: string;
   topics: readonly string[];
   handler: MessageHandler;
+  /**
+   * Optional: when given, the adapter passes runs of two or more messages of one partition here
+   * first. If it throws, those messages go through `handler` one at a time with the usual retries
+   * and parking (so one poison message is isolated; the failed batch try is not an attempt).
+   */
+  batchHandler?: BatchHandler;
   /** Attempts before a message is parked on the dead-letter topic. Default 5. */
   maxAttempts?: number;
   /** Delay before the first retry; doubles each time. Default 100 ms. */

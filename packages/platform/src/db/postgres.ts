@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { AppError } from '../errors';
-import { assertIdentifier, INT8_OID, parseInt8, type Db, type Sql } from './types';
+import { assertIdentifier, INT8_OID, parseInt8, type Db, type DbSession, type Sql } from './types';
 
 const typeParsers = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -94,6 +94,29 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
         // A broken client is destroyed rather than returned to the pool.
         client.release(broken);
       }
+    },
+    async openSession(): Promise<DbSession> {
+      const client = await pool.connect().catch(unavailable);
+      let broken: Error | undefined;
+      const onError = (error: Error) => {
+        broken = error;
+      };
+      client.on('error', onError);
+      let closed = false;
+      return {
+        query: async <T>(text: string, params?: readonly unknown[]) => {
+          if (broken) unavailable(broken);
+          const result = await client.query(text, params as unknown[]).catch(unavailable);
+          return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+        },
+        async close() {
+          if (closed) return;
+          closed = true;
+          client.off('error', onError);
+          // Destroyed, not returned to the pool: ending the backend releases its session locks.
+          client.release(broken ?? true);
+        },
+      };
     },
     async listen(channel, onNotify) {
       const name = assertIdentifier(channel);

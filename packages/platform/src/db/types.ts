@@ -8,12 +8,23 @@ export interface Sql {
   query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
 }
 
+/** One connection held for as long as the caller needs it, outside any transaction. */
+export interface DbSession extends Sql {
+  /** Gives the connection up (ending it, so its session-level locks are released). */
+  close(): Promise<void>;
+}
+
 export interface Db extends Sql {
   readonly dialect: 'postgres' | 'pglite';
   /** The schema every unqualified name resolves to (one per service). */
   readonly schema: string;
   /** Runs `work` in one transaction: commits when it resolves, rolls back when it throws. */
   transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
+  /**
+   * PostgreSQL only: a pooled connection of its own, held outside any transaction, for work that
+   * needs a session-level lock (the outbox relay's leadership). PGlite is one process: not needed.
+   */
+  openSession?(): Promise<DbSession>;
   /** Calls `onNotify` for each NOTIFY on `channel`; resolves to an unlisten function. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   isReady(): Promise<boolean>;
