@@ -37,6 +37,13 @@ export interface EventConsumerOptions {
    * runs can deadlock. Default false: one run's transaction at a time.
    */
   parallelRuns?: boolean;
+  /**
+   * One event per transaction, never a run: for handlers that lock rows shared across keys in an
+   * order fixed per event (inventory locks each order's products sorted). A run would hold one
+   * event's locks while taking the next event's, in no common order, and deadlock with another
+   * instance or an HTTP write on the same rows. Default false.
+   */
+  eventPerTransaction?: boolean;
 }
 
 /** What became of one delivered message. */
@@ -63,7 +70,7 @@ export async function subscribeEvents(options: EventConsumerOptions): Promise<Su
     handler: async (message) => {
       await handle(message);
     },
-    batchHandler: createBatchEventHandler(options),
+    batchHandler: options.eventPerTransaction ? undefined : createBatchEventHandler(options),
   });
 }
 

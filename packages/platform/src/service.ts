@@ -36,6 +36,8 @@ export interface ServiceDefinition {
   handlers?: EventHandlers;
   /** See EventConsumerOptions.parallelRuns: only when events of different keys never lock the same rows. */
   parallelRuns?: boolean;
+  /** See EventConsumerOptions.eventPerTransaction: handlers that lock rows shared across keys. */
+  eventPerTransaction?: boolean;
   /** Timers and loops the service runs in the background; each returns its stop function. */
   background?: Array<() => () => Promise<void>>;
 }
@@ -77,6 +79,7 @@ export function defineService(definition: ServiceDefinition): Service {
           logger: consumerLogger,
           metrics: deps.metrics,
           parallelRuns: definition.parallelRuns,
+          eventPerTransaction: definition.eventPerTransaction,
         });
         await deadLetters.start();
       }

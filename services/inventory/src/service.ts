@@ -30,6 +30,9 @@ export async function createInventoryService(deps: ServiceDeps, options: Invento
     app,
     migrationsDir: MIGRATIONS,
     handlers: inventoryHandlers(store),
+    // Each reservation locks its order's products in a fixed order; a run of several orders in one
+    // transaction would not, and deadlocked with a second instance and staff stock updates.
+    eventPerTransaction: true,
     background: [idempotency.cleanupTask(), every(options.expiryIntervalMs ?? 5000, expiryLogger, 'expire reservations', () => expireReservations(store, expiryLogger))],
   });
 }
