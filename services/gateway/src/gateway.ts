@@ -5,6 +5,7 @@ import {
   AppError,
   bearerToken,
   createHttpApp,
+  missingToken,
   PRINCIPAL_HEADERS,
   PROBLEM_CONTENT_TYPE,
   problemDocument,
@@ -74,15 +75,6 @@ const TOKEN_CACHE_SIZE = 10_000;
 const problem = (reply: FastifyReply, request: FastifyRequest, status: number, code: string, detail: string) =>
   reply.code(status).type(PROBLEM_CONTENT_TYPE).send(problemDocument(status, code, detail, { instance: request.url }));
 
-/** The same problem identity answers for a missing Bearer token. */
-const missingToken = (): unknown => {
-  try {
-    bearerToken(undefined);
-  } catch (error) {
-    return error;
-  }
-  return new Error('unreachable');
-};
 const forbidden = () => new AppError('AUTH.FORBIDDEN', 'Your account may not do this.', { status: 403 });
 const notYours = () => new AppError('AUTH.NOT_FOUND', 'There is nothing here.', { status: 404 });
 

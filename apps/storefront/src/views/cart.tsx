@@ -8,6 +8,27 @@ import { ProductImage } from '../components/product-card';
 
 const CART_REFRESH_MS = 5000;
 
+/**
+ * One cart change at a time: `busy` while it runs, the server's explanation (or `fallback`) as
+ * `error` when it fails. Each form of the cart uses it for its buttons.
+ */
+function useCartAction() {
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const run = async (work: () => Promise<void>, fallback: string) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await work();
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : fallback);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
+}
+
 const STATUS_TEXT: Record<CartLine['availability']['status'], string> = {
   in_stock: 'In stock',
   low_stock: 'Low stock',
@@ -24,8 +45,7 @@ function lineAvailability(line: CartLine): string {
 function CartLineRow({ line, currency, onChange }: { line: CartLine; currency: string; onChange: (cart: Cart, message: string) => void }) {
   const { api, cartPath } = useStore();
   const [quantity, setQuantity] = useState(String(line.quantity));
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useCartAction();
   useEffect(() => setQuantity(String(line.quantity)), [line.quantity]);
 
   const update = async (event: FormEvent) => {
@@ -35,28 +55,16 @@ function CartLineRow({ line, currency, onChange }: { line: CartLine; currency: s
       setError('Enter a quantity from 0 to 999.');
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const cart = await api.request<Cart>('PUT', cartPath(`/lines/${encodeURIComponent(line.productId)}`), { body: { quantity: n } });
       onChange(cart, n === 0 ? `Removed ${line.name} from your cart.` : `${line.name}: quantity is now ${n}.`);
-    } catch (e) {
-      setError(e instanceof ApiError ? e.message : 'Could not change the quantity.');
-    } finally {
-      setBusy(false);
-    }
+    }, 'Could not change the quantity.');
   };
-  const remove = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const remove = () =>
+    run(async () => {
       const cart = await api.request<Cart>('PUT', cartPath(`/lines/${encodeURIComponent(line.productId)}`), { body: { quantity: 0 } });
       onChange(cart, `Removed ${line.name} from your cart.`);
-    } catch (e) {
-      setError(e instanceof ApiError ? e.message : 'Could not remove the item.');
-      setBusy(false);
-    }
-  };
+    }, 'Could not remove the item.');
   const status = line.availability.status;
   return (
     <li className="cart-line" data-product-id={line.productId}>
@@ -123,38 +131,24 @@ export function CartSummary({ cart }: { cart: Cart }) {
 function DiscountForm({ cart, onChange }: { cart: Cart; onChange: (cart: Cart, message: string) => void }) {
   const { api, cartPath } = useStore();
   const [code, setCode] = useState('');
-  const [error, setError] = useState<string>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useCartAction();
   const apply = async (event: FormEvent) => {
     event.preventDefault();
     if (!code.trim()) {
       setError('Enter a discount code.');
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       const next = await api.request<Cart>('POST', cartPath('/discount'), { body: { code: code.trim() }, headers: { 'idempotency-key': newIdempotencyKey() } });
       setCode('');
       onChange(next, `Discount code ${next.discount?.code ?? code.trim().toUpperCase()} applied.`);
-    } catch (e) {
-      setError(e instanceof ApiError ? e.message : 'Could not apply the code.');
-    } finally {
-      setBusy(false);
-    }
+    }, 'Could not apply the code.');
   };
-  const remove = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const remove = () =>
+    run(async () => {
       const next = await api.request<Cart>('DELETE', cartPath('/discount'));
       onChange(next, 'Discount code removed.');
-    } catch (e) {
-      setError(e instanceof ApiError ? e.message : 'Could not remove the code.');
-    } finally {
-      setBusy(false);
-    }
-  };
+    }, 'Could not remove the code.');
   if (cart.discount) {
     return (
       <div className="discount">

@@ -94,11 +94,13 @@ function keySource(options: TokenVerifierOptions): () => Promise<JWTVerifyGetKey
 /** The token of an `Authorization: Bearer …` header, or a 401 problem when there is none. */
 export function bearerToken(authorization: string | string[] | undefined): string {
   const match = typeof authorization === 'string' ? /^Bearer +([^\s]+) *$/i.exec(authorization) : null;
-  if (!match?.[1]) {
-    throw new AppError('AUTH.MISSING_TOKEN', 'Send an access token as "Authorization: Bearer <token>".', {
-      status: 401,
-      extensions: { wwwAuthenticate: 'Bearer' },
-    });
-  }
+  if (!match?.[1]) throw missingToken();
   return match[1];
 }
+
+/** The 401 problem for a request that needs an access token and has none. */
+export const missingToken = (): AppError =>
+  new AppError('AUTH.MISSING_TOKEN', 'Send an access token as "Authorization: Bearer <token>".', {
+    status: 401,
+    extensions: { wwwAuthenticate: 'Bearer' },
+  });
