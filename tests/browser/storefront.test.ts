@@ -326,10 +326,13 @@ run('storefront in a browser', () => {
     await page.goto(store.url);
     await addToCart(page, 'speaker', 'Bluetooth speaker');
     // Spoil the token's signature, as a rotated-away key or a copied token would look to the gateway.
+    // The first signature character is changed: the last one carries unused padding bits, so
+    // changing it can leave the decoded signature (and the token) valid.
     const spoiled = await page.evaluate<string>(`(() => {
       const session = JSON.parse(localStorage.getItem('emporium.session'));
-      const last = session.accessToken.slice(-1);
-      session.accessToken = session.accessToken.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+      const at = session.accessToken.lastIndexOf('.') + 1;
+      const first = session.accessToken[at];
+      session.accessToken = session.accessToken.slice(0, at) + (first === 'A' ? 'B' : 'A') + session.accessToken.slice(at + 1);
       localStorage.setItem('emporium.session', JSON.stringify(session));
       return session.accessToken;
     })()`);
