@@ -189,6 +189,8 @@ interface Offered {
   id?: string;
   /** Placed while payments was down. */
   duringPaymentsOutage: boolean;
+  /** The fault injected last when the order was offered (it may have healed since). */
+  since: string;
 }
 
 interface Final {
@@ -313,6 +315,7 @@ describe('fault suite (distributed: kill -9, broker and PostgreSQL restarts, lat
     // ---- the load: an open model, one checkout every 1/RATE s whatever the answers take ----
     const offered: Offered[] = [];
     let paymentsDown = false;
+    let currentFault = 'steady load';
     let loading = true;
     const inFlight = new Set<Promise<void>>();
     const placeOne = async (n: number) => {
@@ -322,7 +325,7 @@ describe('fault suite (distributed: kill -9, broker and PostgreSQL restarts, lat
         : products.plenty.filter(() => random() < 0.5).map((product_id) => ({ product_id, quantity: 1 + Math.floor(random() * 3) }));
       if (items.length === 0) items.push({ product_id: products.plenty[n % 3]!, quantity: 1 });
       const shopper = shoppers[n % shoppers.length]!;
-      const entry: Offered = { customer: shopper.id, items, outcome: 'error', duringPaymentsOutage: paymentsDown };
+      const entry: Offered = { customer: shopper.id, items, outcome: 'error', duringPaymentsOutage: paymentsDown, since: currentFault };
       offered.push(entry);
       try {
         const res = await call(gateway, 'POST', '/api/orders', { items, payment_method: 'credit_card', payment_token: 'tok_success' }, 20_000, shopper);
@@ -371,7 +374,6 @@ describe('fault suite (distributed: kill -9, broker and PostgreSQL restarts, lat
     // the rest of the run still measures something).
     const down = new Set<ServiceName>();
     const crashed: string[] = [];
-    let currentFault = 'steady load';
     const alive = (pid: number | undefined) => {
       try {
         return pid !== undefined && process.kill(pid, 0);
@@ -572,7 +574,13 @@ describe('fault suite (distributed: kill -9, broker and PostgreSQL restarts, lat
 
     const statusOf = (outcome: Offered['outcome']) => String(outcome);
     const answers: Record<string, number> = {};
-    for (const o of offered) answers[statusOf(o.outcome)] = (answers[statusOf(o.outcome)] ?? 0) + 1;
+    const refusedSince: Record<string, Record<string, number>> = {};
+    for (const o of offered) {
+      answers[statusOf(o.outcome)] = (answers[statusOf(o.outcome)] ?? 0) + 1;
+      if (o.outcome === 201) continue;
+      const bucket = (refusedSince[o.since] ??= {});
+      bucket[statusOf(o.outcome)] = (bucket[statusOf(o.outcome)] ?? 0) + 1;
+    }
     const figures = {
       seed: SEED,
       rate: `${RATE}/s`,
@@ -580,6 +588,7 @@ describe('fault suite (distributed: kill -9, broker and PostgreSQL restarts, lat
       orders: {
         offered: offered.length,
         answers,
+        notAcceptedSince: refusedSince,
         accepted: accepted.length,
         acceptedWithoutAnAnswer: unanswered.length,
         completed: byStatus.completed ?? 0,
