@@ -5,14 +5,13 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import {
   hasZodFastifySchemaValidationErrors,
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Logger } from '../logger';
+import { openApiTransform, openApiTransformObject } from './openapi';
 import type { Metrics } from '../metrics';
 import { AppError, PROBLEM_CONTENT_TYPE, problemDocument, type FieldError } from '../errors';
 
@@ -194,10 +193,10 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
       openapi: '3.1.0',
       info: { title: `Emporium ${service}`, description: options.description ?? '', version: '0.1.0' },
     },
-    transform: jsonSchemaTransform,
-    // Puts the schemas with a meta id (Order, ShippingAddress, Problem…) under components.schemas:
-    // without it every `$ref` in the document pointed at nothing.
-    transformObject: jsonSchemaTransformObject,
+    transform: openApiTransform,
+    // Puts the schemas with a meta id (Order, ShippingAddress, Problem…) under components.schemas
+    // (without it every `$ref` pointed at nothing), and leaves optional bodies not required.
+    transformObject: openApiTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 

@@ -181,7 +181,7 @@ export function ordersRoutes(app: HttpApp, deps: OrdersRouteDeps): void {
   });
 
   app.post('/api/orders/:id/cancel', idempotency.route({
-    schema: { tags: ['orders'], summary: 'Cancel an order before it ships', params: Params, body: CancelOrderRequest.optional(), response: { 200: OrderView, ...problemResponses } },
+    schema: { tags: ['orders'], summary: 'Cancel an order before it ships', params: Params, body: CancelOrderRequest.nullish(), response: { 200: OrderView, ...problemResponses } },
   }), async (request) => {
     await ensureOwner(request, request.params.id);
     const updated = await store.react(request.params.id, (order) => cancelByCustomer(order, request.body?.reason), { correlationId: request.correlationId });
