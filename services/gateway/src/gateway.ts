@@ -21,6 +21,7 @@ import { POLICY, type Rule } from './policy';
 import { createRateLimiter, type Bucket, type RateLimiter } from './rate-limit';
 import { OPS_PREFIX, opsPathOf, ROUTES, UPSTREAMS, type Upstream } from './routes';
 import { corsHook, securityHeadersHook } from './edge';
+import { createSharedCache } from './shared-cache';
 import { registerStorefront } from './storefront';
 
 export { parseBucket, type Bucket } from './rate-limit';
@@ -88,6 +89,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     UPSTREAMS.map((name) => [name, new Pool(options.upstreams[name], { connections: 64, pipelining: 1, keepAliveTimeout: 30_000 })]),
   );
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const cache = createSharedCache();
   // An unset limit (undefined) takes its default; `false` turns it off.
   const limits = Object.fromEntries(
     (Object.keys(DEFAULT_RATE_LIMITS) as Array<keyof RateLimits>).map((k) => [k, options.rateLimits?.[k] ?? DEFAULT_RATE_LIMITS[k]]),
@@ -209,6 +211,19 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       if (wait > 0) return limited(reply, request, wait, 'for your account');
     }
 
+    // Public reads a service marked `Cache-Control: public, max-age=…` are answered from memory
+    // (a request saying `Cache-Control: no-cache` goes to the service).
+    const cacheable = request.method === 'GET' && rule.access.kind === 'anyone' && !rule.stream && !/no-cache/i.test(request.headers['cache-control'] ?? '');
+    const generation = cache.generation(service);
+    if (cacheable) {
+      const hit = cache.lookup(service, path);
+      if (hit) {
+        reply.code(hit.status).headers(hit.headers);
+        reply.header('age', String(Math.floor((Date.now() - hit.storedAt) / 1000)));
+        return reply.send(hit.payload);
+      }
+    }
+
     const headers: Record<string, string> = {};
     for (const name in request.headers) {
       const value = request.headers[name];
@@ -235,11 +250,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       throw new AppError('GATEWAY.UPSTREAM_UNAVAILABLE', `The ${service} service is not answering; try again shortly.`, { status: 503, cause: error });
     }
     reply.code(upstream.statusCode);
+    const answerHeaders: Record<string, string | string[]> = {};
     for (const name in upstream.headers) {
       const value = upstream.headers[name];
       if (value === undefined || HOP_BY_HOP.has(name) || name === 'x-request-id' || name === 'x-correlation-id') continue;
-      reply.header(name, value);
+      answerHeaders[name] = value;
     }
+    reply.headers(answerHeaders);
     if (rule.stream && String(upstream.headers['content-type'] ?? '').startsWith('text/event-stream')) {
       // Server-sent events flow through as they come; the upstream stream ends when the client leaves.
       reply.raw.once('close', () => upstream.body.destroy());
@@ -254,6 +271,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     } catch (error) {
       throw new AppError('GATEWAY.UPSTREAM_UNAVAILABLE', `The ${service} service broke off its answer; try again shortly.`, { status: 503, cause: error });
     }
+    if (cacheable) cache.store(service, path, { status: upstream.statusCode, headers: answerHeaders, payload }, generation);
+    else if (request.method !== 'GET' && request.method !== 'HEAD' && upstream.statusCode < 400) cache.forget(service);
     return reply.send(payload);
   };
 

@@ -45,6 +45,7 @@ describe('gateway', () => {
   };
 
   let gateway: Gateway;
+  const productReads = new Map<string, number>();
 
   beforeAll(async () => {
     // A stand-in upstream that echoes what it received, so the gateway itself is what is tested.
@@ -58,6 +59,13 @@ describe('gateway', () => {
       principal: { type: request.headers['x-principal-type'], id: request.headers['x-principal-id'] ?? null, roles: request.headers['x-principal-roles'] ?? null },
       authorization: request.headers.authorization ?? null,
     }));
+    // Product reads count their calls; `pub-*` ones may be kept by a shared cache, the others may not.
+    upstream.get('/products/:id', async (request, reply) => {
+      const { id } = request.params as { id: string };
+      productReads.set(id, (productReads.get(id) ?? 0) + 1);
+      reply.header('cache-control', id.startsWith('pub-') ? 'public, max-age=1' : id.startsWith('priv-') ? 'private, max-age=60' : 'no-store');
+      return { id, read: productReads.get(id) };
+    });
     upstream.get('/api/orders/:id/events', async (_request, reply) => {
       reply.hijack();
       reply.raw.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -224,6 +232,43 @@ describe('gateway', () => {
       expect((await gateway.app.inject({ url: '/cart/cus_a', headers: support })).statusCode).toBe(200);
       expect((await gateway.app.inject({ method: 'POST', url: '/cart/cus_a/add', payload: {}, headers: support })).statusCode).toBe(403);
       expect((await gateway.app.inject({ method: 'POST', url: '/api/orders', payload: {}, headers: support })).statusCode).toBe(403);
+    });
+  });
+
+  describe('shared cache of public reads', () => {
+    const read = async (id: string, headers: Record<string, string> = {}) => {
+      const res = await gateway.app.inject({ url: `/products/${id}`, headers });
+      return { read: res.json().read as number, age: res.headers.age, cacheControl: res.headers['cache-control'] };
+    };
+
+    it('when a service marks a read public with a max-age, then repeats within it are answered by the gateway with an Age, and later ones reach the service again', async () => {
+      const id = `pub-${randomUUID()}`;
+      expect(await read(id)).toMatchObject({ read: 1, age: undefined });
+      expect(await read(id)).toMatchObject({ read: 1, age: '0', cacheControl: 'public, max-age=1' });
+      // A token on a public read changes nothing: the service said every caller gets this answer.
+      expect((await read(id, await bearer('cus_a'))).read).toBe(1);
+      expect(productReads.get(id)).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 1_050));
+      expect((await read(id)).read).toBe(2);
+    });
+
+    it('when an answer is private, not to be stored, or asked for with no-cache, then every request reaches the service', async () => {
+      for (const id of [`priv-${randomUUID()}`, `none-${randomUUID()}`]) {
+        expect((await read(id)).read).toBe(1);
+        expect((await read(id)).read).toBe(2);
+      }
+      const id = `pub-${randomUUID()}`;
+      expect((await read(id)).read).toBe(1);
+      expect((await read(id, { 'cache-control': 'no-cache' })).read).toBe(2);
+    });
+
+    it('when a write to the service passes through the gateway, then its kept reads are forgotten and the next read asks the service', async () => {
+      const id = `pub-${randomUUID()}`;
+      expect((await read(id)).read).toBe(1);
+      expect((await read(id)).read).toBe(1);
+      const write = await gateway.app.inject({ method: 'PATCH', url: `/products/${id}`, payload: {}, headers: await bearer('stf_o', { roles: ['operations'] }) });
+      expect(write.statusCode).toBe(200);
+      expect((await read(id)).read).toBe(2);
     });
   });
 

@@ -8,6 +8,13 @@ import type { ReadCache } from '../read-cache';
 
 const Params = z.object({ id: ProductId });
 
+/**
+ * Product reads are the same for every caller: a shared cache (the gateway, a CDN) may keep them
+ * for a second. The gateway forgets them when a write passes through it; elsewhere a change shows
+ * within that second.
+ */
+const PUBLIC_READ = 'public, max-age=1';
+
 export function productsRoutes(app: HttpApp, store: ProductsStore, cache: ReadCache, idempotency: Idempotency): void {
   /** Answers a read from the cache, or computes, serializes and caches it. */
   const cached = async (key: string, reply: FastifyReply, read: () => Promise<unknown>) => {
@@ -16,7 +23,7 @@ export function productsRoutes(app: HttpApp, store: ProductsStore, cache: ReadCa
       body = JSON.stringify(await read());
       cache.set(key, body);
     }
-    return reply.type('application/json; charset=utf-8').send(body);
+    return reply.type('application/json; charset=utf-8').header('cache-control', PUBLIC_READ).send(body);
   };
 
   app.get('/products', {
