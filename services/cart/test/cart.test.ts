@@ -113,6 +113,27 @@ describe('cart over HTTP on the embedded database', () => {
     expect(body.lines).toEqual([]);
   });
 
+  it('when the cart changes, then each answer is the cart a read right after returns', async () => {
+    expect((await createCode({ code: 'SAME5', kind: 'percentage', value: 5 })).statusCode).toBe(201);
+    await product('p-same-a', 700);
+    await product('p-same-b', 1100);
+    const steps: Array<() => ReturnType<typeof send>> = [
+      () => add('c-same', 'p-same-a', 2),
+      () => add('c-same', 'p-same-b', 1),
+      () => send('POST', '/cart/c-same/discount', { code: 'same5' }),
+      () => add('c-same', 'p-same-a', 1),
+      () => send('PUT', '/cart/c-same/lines/p-same-b', { quantity: 4 }),
+      () => send('DELETE', '/cart/c-same/remove', { productId: 'p-same-a' }),
+      () => send('DELETE', '/cart/c-same/discount'),
+      () => send('DELETE', '/cart/c-same'),
+    ];
+    for (const [i, step] of steps.entries()) {
+      const res = await step();
+      expect(res.statusCode, `step ${i}`).toBe(200);
+      expect(res.json(), `step ${i}`).toEqual(await getCart('c-same'));
+    }
+  });
+
   it('when a product is not in the cart, then removing it is a 404 naming productId', async () => {
     await product('p-absent', 100);
     await add('c-absent', 'p-absent', 1);

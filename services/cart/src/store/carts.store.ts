@@ -44,14 +44,15 @@ export function createCartsStore(db: Db, clock: () => Date) {
       [customerId],
     );
     if (!rows[0]) return undefined;
-    const lines = await tx.query<{ product_id: string; quantity: number }>(
+    return { cart: { customerId, items: await lines(tx, customerId), discountCode: rows[0].discount_code }, updatedAt: rows[0].updated_at };
+  }
+
+  async function lines(tx: Sql, customerId: string): Promise<CartItem[]> {
+    const { rows } = await tx.query<{ product_id: string; quantity: number }>(
       'SELECT product_id, quantity FROM cart_lines WHERE customer_id = $1 ORDER BY added_at, product_id',
       [customerId],
     );
-    return {
-      cart: { customerId, items: lines.rows.map((r) => ({ productId: r.product_id, quantity: r.quantity })), discountCode: rows[0].discount_code },
-      updatedAt: rows[0].updated_at,
-    };
+    return rows.map((r) => ({ productId: r.product_id, quantity: r.quantity }));
   }
 
   async function products(tx: Sql, ids: readonly string[]): Promise<Map<string, ProductInfo>> {
@@ -86,8 +87,8 @@ export function createCartsStore(db: Db, clock: () => Date) {
     });
   }
 
-  /** Writes only what changed between `before` and `after`; new lines keep their place at the end. */
-  async function save(tx: Sql, before: CartState, after: CartState): Promise<void> {
+  /** Writes only what changed between `before` and `after`; new lines keep their place at the end. Returns the cart's new updated_at. */
+  async function save(tx: Sql, before: CartState, after: CartState): Promise<Date> {
     const kept = new Map(after.items.map((i) => [i.productId, i.quantity]));
     const gone = before.items.filter((i) => !kept.has(i.productId)).map((i) => i.productId);
     if (gone.length > 0) {
@@ -102,17 +103,23 @@ export function createCartsStore(db: Db, clock: () => Date) {
         [after.customerId, item.productId, item.quantity],
       );
     }
-    await tx.query('UPDATE carts SET discount_code = $2, updated_at = now() WHERE customer_id = $1', [after.customerId, after.discountCode]);
+    const { rows } = await tx.query<{ updated_at: Date }>('UPDATE carts SET discount_code = $2, updated_at = now() WHERE customer_id = $1 RETURNING updated_at', [
+      after.customerId,
+      after.discountCode,
+    ]);
+    return rows[0]!.updated_at;
   }
 
-  async function change(tx: Sql, loaded: Loaded, apply: CartChange, needs: { productIds?: string[]; discountCode?: string }): Promise<void> {
+  /** Applies a change to a loaded (locked) cart and saves it; returns what it saved and what it looked at. */
+  async function change(tx: Sql, loaded: Loaded, apply: CartChange, needs: { productIds?: string[]; discountCode?: string }) {
     const { cart } = loaded;
     const context: ChangeContext = {
       products: await products(tx, [...cart.items.map((i) => i.productId), ...(needs.productIds ?? [])]),
       discount: needs.discountCode ? await findDiscount(tx, needs.discountCode) : undefined,
       now: clock(),
     };
-    await save(tx, cart, apply(cart, context));
+    const after = apply(cart, context);
+    return { after, context, updatedAt: await save(tx, cart, after) };
   }
 
   return {
@@ -125,10 +132,18 @@ export function createCartsStore(db: Db, clock: () => Date) {
      */
     update(customerId: string, apply: CartChange, needs: { productIds?: string[]; discountCode?: string } = {}): Promise<Cart> {
       return db.transaction(async (tx) => {
-        await tx.query('INSERT INTO carts (customer_id) VALUES ($1) ON CONFLICT DO NOTHING', [customerId]);
-        const loaded = (await load(tx, customerId, { lock: true }))!;
-        await change(tx, loaded, apply, needs);
-        return view(tx, customerId);
+        // Created on first use and locked, in one statement (DO UPDATE locks the row it returns).
+        const { rows } = await tx.query<{ discount_code: string | null; updated_at: Date }>(
+          `INSERT INTO carts (customer_id) VALUES ($1) ON CONFLICT (customer_id) DO UPDATE SET customer_id = EXCLUDED.customer_id
+           RETURNING discount_code, updated_at`,
+          [customerId],
+        );
+        const loaded = { cart: { customerId, items: await lines(tx, customerId), discountCode: rows[0]!.discount_code }, updatedAt: rows[0]!.updated_at };
+        // The answer is priced from what the change saved and looked at, without reading the cart again.
+        const { after, context, updatedAt } = await change(tx, loaded, apply, needs);
+        const ids = after.items.map((i) => i.productId);
+        const discount = !after.discountCode ? undefined : after.discountCode === needs.discountCode ? context.discount : await findDiscount(tx, after.discountCode);
+        return priceCart({ cart: after, products: context.products, availability: await availability(tx, ids), discount, updatedAt, now: context.now });
       });
     },
 
