@@ -16,6 +16,7 @@ export { createKafkaBus, kafkaNames } from './bus/kafka';
 export { createKafkaGroupOps, type KafkaGroupOps } from './bus/kafka-ops';
 export * from './ops/dead-letters';
 export * from './outbox';
+export * from './write-chain';
 export * from './inbox';
 export * from './consumer';
 export * from './service';

@@ -23,21 +23,36 @@ export interface EventContext {
  * only if the state change commits. Data is validated against its contract before it is stored.
  */
 export async function writeOutbox(tx: Sql, events: readonly PendingEvent[], context: EventContext): Promise<EventEnvelope[]> {
+  const insert = outboxInsert(events, context);
+  if (insert) await tx.query(insert.text, insert.values);
+  return insert?.envelopes ?? [];
+}
+
+/** An outbox INSERT as text and parameters, for a store that folds it into a statement of its own. */
+export interface OutboxInsert {
+  /** `INSERT INTO outbox …` with parameters numbered from the `first` given. */
+  text: string;
+  values: unknown[];
+  envelopes: EventEnvelope[];
+}
+
+/**
+ * What writeOutbox runs, without running it: a store that writes its rows and the outbox in one
+ * statement (a `WITH … AS (INSERT …)` chain) saves a round trip per event. Undefined for no events.
+ */
+export function outboxInsert(events: readonly PendingEvent[], context: EventContext, first = 1): OutboxInsert | undefined {
+  if (events.length === 0) return undefined;
   const envelopes: EventEnvelope[] = [];
-  for (const pending of events) {
+  const values: unknown[] = [];
+  const rows = events.map((pending, i) => {
     const data = EVENTS[pending.type].data.parse(pending.data);
     const envelope = makeEnvelope({ type: pending.type, source: context.source, key: pending.key, correlationId: context.correlationId, data });
     envelopes.push(envelope);
-  }
-  if (envelopes.length === 0) return envelopes;
-  const values: unknown[] = [];
-  const rows = envelopes.map((e, i) => {
-    values.push(e.id, topicOf(e.type as EventType), e.key, e.type, JSON.stringify(e));
-    const p = i * 5;
-    return `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb)`;
+    values.push(envelope.id, topicOf(envelope.type as EventType), envelope.key, envelope.type, JSON.stringify(envelope));
+    const p = first + i * 5;
+    return `($${p}, $${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}::jsonb)`;
   });
-  await tx.query(`INSERT INTO outbox (event_id, topic, key, type, payload) VALUES ${rows.join(', ')}`, values);
-  return envelopes;
+  return { text: `INSERT INTO outbox (event_id, topic, key, type, payload) VALUES ${rows.join(', ')}`, values, envelopes };
 }
 
 export interface OutboxRelayOptions {

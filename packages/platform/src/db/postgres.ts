@@ -39,6 +39,24 @@ function unavailable(error: unknown): never {
   throw error;
 }
 
+/** Distinct statement texts prepared by name; past this, statements go unnamed (text built with values inlined must not grow the cache). */
+const MAX_PREPARED = 1000;
+
+/**
+ * Parameterized statements are prepared once per connection, named after their text: PostgreSQL
+ * then parses and plans each kind of statement once per connection instead of on every call.
+ * Statements without parameters (BEGIN, COMMIT, DDL, several statements in one text) go as they are.
+ */
+function preparedStatements() {
+  const names = new Map<string, string>();
+  return (text: string, params?: readonly unknown[]): pg.QueryConfig => {
+    if (!params || params.length === 0) return { text };
+    let name = names.get(text);
+    if (!name && names.size < MAX_PREPARED) names.set(text, (name = `emporium_${names.size}`));
+    return name ? { name, text, values: params as unknown[] } : { text, values: params as unknown[] };
+  };
+}
+
 /** A pool whose connections resolve unqualified names in the service's schema. */
 export function createPostgresDb(options: PostgresDbOptions): Db {
   const schema = assertIdentifier(options.schema);
@@ -55,8 +73,9 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
   // A broken idle connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
 
+  const statement = preparedStatements();
   const query: Sql['query'] = async <T>(text: string, params?: readonly unknown[]) => {
-    const result = await pool.query(text, params as unknown[]).catch(unavailable);
+    const result = await pool.query(statement(text, params)).catch(unavailable);
     return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
   };
 
@@ -77,7 +96,7 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
         await client.query('BEGIN');
         const tx: Sql = {
           query: async <T>(text: string, params?: readonly unknown[]) => {
-            const result = await client.query(text, params as unknown[]);
+            const result = await client.query(statement(text, params));
             return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
           },
         };
@@ -106,7 +125,7 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
       return {
         query: async <T>(text: string, params?: readonly unknown[]) => {
           if (broken) unavailable(broken);
-          const result = await client.query(text, params as unknown[]).catch(unavailable);
+          const result = await client.query(statement(text, params)).catch(unavailable);
           return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
         },
         async close() {

@@ -1,5 +1,5 @@
 import type { EventData, OrderStatus, ShippingAddress } from '@emporium/contracts';
-import { writeOutbox, type Db, type PendingEvent, type Sql } from '@emporium/platform';
+import { writeChain, type Db, type PendingEvent, type Sql } from '@emporium/platform';
 import { assertTransition, deadlineFor, DEFAULT_STEP_TIMEOUTS, type Compensation, type HistoryEntry, type Order, type OrderLine, type StepTimeouts } from '../domain/order';
 import type { Reaction } from '../saga/checkout.saga';
 
@@ -29,6 +29,16 @@ interface OrderRow {
   created_at: Date;
   updated_at: Date;
 }
+
+/** A line and a compensation as the load query's json_agg gives them (timestamps as text). */
+type JsonLine = OrderLine;
+interface JsonCompensation {
+  step: Compensation['step'];
+  action: Compensation['action'];
+  requestedAt: string | null;
+  confirmedAt: string | null;
+}
+const toDate = (value: string | null): Date | null => (value === null ? null : new Date(value));
 
 export interface CatalogProduct {
   productId: string;
@@ -106,14 +116,30 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
     return byOrder;
   };
 
+  /** The order with its lines and compensations, in one query (the saga loads an order per event). */
   const load = async (tx: Sql, id: string, lock: boolean): Promise<Order | undefined> => {
-    const { rows } = await tx.query<OrderRow>(`SELECT * FROM orders WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
-    if (!rows[0]) return undefined;
-    return toOrder(rows[0], (await loadLines(tx, [id])).get(id) ?? [], (await loadCompensations(tx, [id])).get(id) ?? []);
+    const { rows } = await tx.query<OrderRow & { lines: JsonLine[]; compensations: JsonCompensation[] }>(
+      `SELECT o.*,
+         COALESCE((SELECT json_agg(json_build_object('productId', l.product_id, 'name', l.name, 'quantity', l.quantity, 'unitPrice', l.unit_price, 'lineTotal', l.line_total)
+                   ORDER BY l.product_id) FROM order_lines l WHERE l.order_id = o.id), '[]') AS lines,
+         COALESCE((SELECT json_agg(json_build_object('step', c.step, 'action', c.action, 'requestedAt', c.requested_at, 'confirmedAt', c.confirmed_at)
+                   ORDER BY c.position) FROM order_compensations c WHERE c.order_id = o.id), '[]') AS compensations
+       FROM orders o WHERE o.id = $1${lock ? ' FOR UPDATE OF o' : ''}`,
+      [id],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const compensations = row.compensations.map((c) => ({ ...c, requestedAt: toDate(c.requestedAt), confirmedAt: toDate(c.confirmedAt) }));
+    return toOrder(row, row.lines, compensations);
   };
 
+  /**
+   * Stores a reaction: compensations (rare) first, then status history, the order row, its events
+   * and the live-page notification together in one statement (a saga event costs its load and this).
+   */
   const apply = async (tx: Sql, order: Order, reaction: Reaction, correlationId?: string): Promise<Order> => {
     const next: Order = { ...order, ...reaction.patch };
+    const chain = writeChain();
     if (reaction.to) {
       assertTransition(order.status, reaction.to);
       const now = new Date();
@@ -121,15 +147,14 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
       next.statusReason = reaction.reason ?? null;
       next.failureCode = reaction.failureCode ?? null;
       next.stepDeadline = deadlineFor(reaction.to, now, order.reserveUntil, timeouts);
-      await tx.query('INSERT INTO order_status_history (order_id, status, reason, at) VALUES ($1, $2, $3, $4)', [order.id, reaction.to, reaction.reason ?? null, now]);
+      chain.write(($) => `INSERT INTO order_status_history (order_id, status, reason, at) VALUES (${$(order.id)}, ${$(reaction.to)}, ${$(reaction.reason ?? null)}, ${$(now)})`);
     }
     if (reaction.to || reaction.patch) {
-      await tx.query(
-        `UPDATE orders SET status = $2, status_reason = $3, failure_code = $4, payment_token = $5, payment_id = $6,
-           shipment_id = $7, carrier = $8, tracking_number = $9, stock_reserved = $10, step_deadline = $11, cancellation_emitted = $12,
-           updated_at = now() WHERE id = $1`,
-        [next.id, next.status, next.statusReason, next.failureCode, next.paymentToken, next.paymentId, next.shipmentId, next.carrier, next.trackingNumber,
-          next.stockReserved, next.stepDeadline, next.cancellationEmitted],
+      chain.write(
+        ($) => `UPDATE orders SET status = ${$(next.status)}, status_reason = ${$(next.statusReason)}, failure_code = ${$(next.failureCode)},
+           payment_token = ${$(next.paymentToken)}, payment_id = ${$(next.paymentId)}, shipment_id = ${$(next.shipmentId)}, carrier = ${$(next.carrier)},
+           tracking_number = ${$(next.trackingNumber)}, stock_reserved = ${$(next.stockReserved)}, step_deadline = ${$(next.stepDeadline)},
+           cancellation_emitted = ${$(next.cancellationEmitted)}, updated_at = now() WHERE id = ${$(next.id)}`,
       );
     }
     if (reaction.compensations) {
@@ -141,8 +166,9 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
         ]);
       }
     }
-    await writeOutbox(tx, reaction.events, { source, correlationId });
-    if (reaction.to || reaction.patch || reaction.compensations) await tx.query('SELECT pg_notify($1, $2)', [changesChannel, order.id]);
+    chain.outbox(reaction.events, { source, correlationId });
+    const changed = Boolean(reaction.to || reaction.patch || reaction.compensations);
+    await chain.run(tx, changed ? ($) => `SELECT pg_notify(${$(changesChannel)}, ${$(order.id)})` : undefined);
     return next;
   };
 
@@ -175,21 +201,25 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
      */
     async insert(order: Order, events: PendingEvent[], options: { correlationId?: string; record?: (tx: Sql) => Promise<void> } = {}): Promise<void> {
       await db.transaction(async (tx) => {
-        await tx.query(
-          `INSERT INTO orders (id, customer_id, status, status_reason, currency, subtotal, discount, discount_code, total, payment_method,
+        // One statement: the order, its lines, its first history entry and its events.
+        const chain = writeChain();
+        chain.write(
+          ($) => `INSERT INTO orders (id, customer_id, status, status_reason, currency, subtotal, discount, discount_code, total, payment_method,
              payment_token, source, reserve_until, step_deadline, created_at, updated_at, shipping_address)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)`,
-          [order.id, order.customerId, order.status, order.statusReason, order.currency, order.subtotal, order.discount, order.discountCode, order.total,
-            order.paymentMethod, order.paymentToken, order.source, order.reserveUntil, deadlineFor(order.status, order.createdAt, order.reserveUntil, timeouts), order.createdAt,
-            order.shippingAddress === null ? null : JSON.stringify(order.shippingAddress)],
+           VALUES (${[order.id, order.customerId, order.status, order.statusReason, order.currency, order.subtotal, order.discount, order.discountCode, order.total,
+             order.paymentMethod, order.paymentToken, order.source, order.reserveUntil, deadlineFor(order.status, order.createdAt, order.reserveUntil, timeouts),
+             order.createdAt, order.createdAt, order.shippingAddress === null ? null : JSON.stringify(order.shippingAddress)].map($).join(', ')})`,
         );
-        for (const line of order.items) {
-          await tx.query('INSERT INTO order_lines (order_id, product_id, name, quantity, unit_price, line_total) VALUES ($1, $2, $3, $4, $5, $6)', [
-            order.id, line.productId, line.name, line.quantity, line.unitPrice, line.lineTotal,
-          ]);
+        if (order.items.length > 0) {
+          chain.write(
+            ($) => `INSERT INTO order_lines (order_id, product_id, name, quantity, unit_price, line_total) VALUES ${order.items
+              .map((line) => `(${[order.id, line.productId, line.name, line.quantity, line.unitPrice, line.lineTotal].map($).join(', ')})`)
+              .join(', ')}`,
+          );
         }
-        await tx.query('INSERT INTO order_status_history (order_id, status, reason, at) VALUES ($1, $2, $3, $4)', [order.id, order.status, order.statusReason, order.createdAt]);
-        await writeOutbox(tx, events, { source, correlationId: options.correlationId });
+        chain.write(($) => `INSERT INTO order_status_history (order_id, status, reason, at) VALUES (${$(order.id)}, ${$(order.status)}, ${$(order.statusReason)}, ${$(order.createdAt)})`);
+        chain.outbox(events, { source, correlationId: options.correlationId });
+        await chain.run(tx);
         await options.record?.(tx);
       });
     },

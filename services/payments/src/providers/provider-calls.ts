@@ -88,6 +88,21 @@ export interface ProviderCallsOptions {
   pollIntervalMs?: number;
 }
 
+/**
+ * Calls of different payments go to the processor side by side: made one at a time, every
+ * payment's call waited for the round trips (processor and database) of all the calls before it.
+ * A payment's own calls stay in order (dueCalls gives only the oldest of each payment).
+ */
+const CALLS_AT_ONCE = 8;
+
+async function eachAtOnce<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 const backoffMs = (attempts: number) => Math.min(500 * 2 ** Math.min(attempts, 10), 60_000);
 
 /**
@@ -129,7 +144,7 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
     running = (async () => {
       do {
         again = false;
-        for (const call of await store.dueCalls(new Date())) await runOne(call);
+        await eachAtOnce(await store.dueCalls(new Date()), CALLS_AT_ONCE, runOne);
       } while (again);
     })()
       .catch((error: unknown) => log.warn({ err: error }, 'provider calls run failed'))

@@ -1,5 +1,5 @@
 import type { Payment as PaymentView, PaymentTransaction } from '@emporium/contracts';
-import { writeOutbox, type Db, type Sql } from '@emporium/platform';
+import { writeChain, type Db, type EventContext, type PendingEvent, type Sql } from '@emporium/platform';
 import type { Payment, PaymentOutcome } from '../domain/payment';
 
 interface PaymentRow {
@@ -95,21 +95,26 @@ export function createPaymentsStore(db: Db, source: string) {
     return { ...payment, transactions: rows.map(toTransaction) };
   };
 
-  /** Persists what a use case decided (payment row and audit log); events go through the caller's outbox. */
-  const apply = async (tx: Sql, outcome: Pick<PaymentOutcome, 'payment' | 'transactions'>): Promise<void> => {
+  /**
+   * Persists what a use case decided (payment row and audit log) and, when given, its events: one
+   * statement for all of them.
+   */
+  const apply = async (tx: Sql, outcome: Pick<PaymentOutcome, 'payment' | 'transactions'>, outbox?: { events: readonly PendingEvent[]; context: EventContext }): Promise<void> => {
     const p = outcome.payment;
-    await tx.query(
-      `UPDATE payments SET provider_ref = $2, status = $3, decline_code = $4, failure_reason = $5, captured_amount = $6, refunded_amount = $7, updated_at = $8
-       WHERE id = $1`,
-      [p.id, p.providerRef, p.status, p.declineCode, p.failureReason, p.capturedAmount, p.refundedAmount, p.updatedAt],
+    const chain = writeChain();
+    chain.write(
+      ($) => `UPDATE payments SET provider_ref = ${$(p.providerRef)}, status = ${$(p.status)}, decline_code = ${$(p.declineCode)}, failure_reason = ${$(p.failureReason)},
+         captured_amount = ${$(p.capturedAmount)}, refunded_amount = ${$(p.refundedAmount)}, updated_at = ${$(p.updatedAt)} WHERE id = ${$(p.id)}`,
     );
-    for (const t of outcome.transactions) {
-      await tx.query(
-        `INSERT INTO payment_transactions (payment_id, kind, amount, outcome, code, provider_ref, reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [p.id, t.kind, t.amount, t.outcome, t.code, t.providerRef, t.reason ?? null],
+    if (outcome.transactions.length > 0) {
+      chain.write(
+        ($) => `INSERT INTO payment_transactions (payment_id, kind, amount, outcome, code, provider_ref, reason) VALUES ${outcome.transactions
+          .map((t) => `(${[p.id, t.kind, t.amount, t.outcome, t.code, t.providerRef, t.reason ?? null].map($).join(', ')})`)
+          .join(', ')}`,
       );
     }
+    if (outbox) chain.outbox(outbox.events, outbox.context);
+    await chain.run(tx);
   };
 
   const callsChannel = `provider_calls_${db.schema}`;
@@ -148,13 +153,11 @@ export function createPaymentsStore(db: Db, source: string) {
 
     /** Queues a processor call in the event's transaction; it is made once that commits. */
     async queueCall(tx: Sql, call: Omit<ProviderCall, 'id' | 'attempts'>): Promise<void> {
-      await tx.query('INSERT INTO provider_calls (payment_id, kind, request, correlation_id) VALUES ($1, $2, $3::jsonb, $4)', [
-        call.paymentId,
-        call.kind,
-        JSON.stringify(call.request),
-        call.correlationId,
-      ]);
-      await tx.query('SELECT pg_notify($1, $2)', [callsChannel, call.paymentId]);
+      const chain = writeChain();
+      chain.write(
+        ($) => `INSERT INTO provider_calls (payment_id, kind, request, correlation_id) VALUES (${$(call.paymentId)}, ${$(call.kind)}, ${$(JSON.stringify(call.request))}::jsonb, ${$(call.correlationId)})`,
+      );
+      await chain.run(tx, ($) => `SELECT pg_notify(${$(callsChannel)}, ${$(call.paymentId)})`);
     },
 
     /** Calls due now, the oldest of each payment only, so one payment's calls run in order. */
@@ -182,8 +185,7 @@ export function createPaymentsStore(db: Db, source: string) {
         const current = await selectOne(tx, 'id', call.paymentId, true);
         if (!current) return undefined;
         const outcome = await change(current);
-        await apply(tx, outcome);
-        await writeOutbox(tx, outcome.events, { source, correlationId: call.correlationId ?? undefined });
+        await apply(tx, outcome, { events: outcome.events, context: { source, correlationId: call.correlationId ?? undefined } });
         return outcome;
       });
     },
@@ -196,8 +198,7 @@ export function createPaymentsStore(db: Db, source: string) {
         const current = await selectOne(tx, 'id', id, true);
         if (!current) return undefined;
         const outcome = change(current);
-        await apply(tx, outcome);
-        await writeOutbox(tx, outcome.events, { source });
+        await apply(tx, outcome, { events: outcome.events, context: { source } });
         return outcome;
       });
     },
@@ -216,8 +217,7 @@ export function createPaymentsStore(db: Db, source: string) {
         const current = await selectOne(tx, 'id', id, true);
         if (!current) return undefined;
         const outcome = await change(current);
-        await apply(tx, outcome);
-        await writeOutbox(tx, outcome.events, { source, correlationId });
+        await apply(tx, outcome, { events: outcome.events, context: { source, correlationId } });
         const result = { payment: (await view(tx, outcome.payment))!, failure: outcome.failure };
         await record?.(tx, result);
         return result;

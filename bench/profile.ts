@@ -1,0 +1,266 @@
+/**
+ * Where one distributed checkout's CPU and database work go (`tsx bench/profile.ts`): runs checkouts
+ * at a fixed rate and divides, by the checkouts completed, each process's CPU time (every service,
+ * the gateway, the card processor, the PostgreSQL backends of this run's databases, the Kafka broker,
+ * the load generator) and each database's transactions and row operations.
+ *   tsx bench/profile.ts --rate 20 --duration 20 [--cpu-prof <dir>] [--log-statements]
+ * --cpu-prof writes a V8 profile per process (CPU.<pid>.cpuprofile) into <dir> when it stops (open in Chrome DevTools, or
+ * summarize with `tsx bench/profile-summary.ts <dir>`); --log-statements sets `log_statement = all` on
+ * this run's databases, so the PostgreSQL server log holds every statement (counted per database at the end).
+ */
+import { execSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pg from 'pg';
+import { dropServiceDatabases, SANDBOX_NAMES, SERVICE_NAMES, startDistributed, type ServiceName } from '@emporium/launcher/distributed';
+import { NO_RATE_LIMITS_ENV, signInStaff, TEST_ADMIN } from '../tests/support/auth';
+import { client, percentiles, round } from './lib';
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+};
+const RATE = Number(arg('rate', '20'));
+const DURATION = Number(arg('duration', '20'));
+const PREFIX = arg('db-prefix', 'perf2_prof');
+const PORT = Number(arg('port', '3870'));
+const CPU_PROF = arg('cpu-prof', '');
+const LOG_STATEMENTS = process.argv.includes('--log-statements');
+const ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SERVER_LOG = '/var/log/postgresql/postgresql-15-main.log';
+const NAMESPACE = `prof-${Math.random().toString(36).slice(2, 8)}`;
+const DATABASES = [...SERVICE_NAMES, ...SANDBOX_NAMES].map((n) => `${PREFIX}_${n.replace(/-/g, '_')}`);
+const log = (message: string) => process.stderr.write(`[profile] ${message}\n`);
+
+const ticks = (pid: number | string): number | undefined => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // ms
+  } catch {
+    return undefined;
+  }
+};
+
+/** CPU ms of this run's PostgreSQL backends, by database (from their process titles). */
+function postgresCpu(): Map<string, number> {
+  const byDb = new Map<string, number>();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let title: string;
+    try {
+      title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    const db = DATABASES.find((d) => title.includes(` ${d} `));
+    if (!title.startsWith('postgres:') || !db) continue;
+    byDb.set(`${db}|${pid}`, ticks(pid) ?? 0);
+  }
+  return byDb;
+}
+
+const kafkaPid = (): number | undefined => {
+  const out = execSync("ss -ltnpH 'sport = :9092'").toString();
+  const m = /pid=(\d+)/.exec(out);
+  return m ? Number(m[1]) : undefined;
+};
+
+const machineTicks = () => {
+  const n = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: n[3]! + n[4]!, total: n.reduce((a, b) => a + b, 0) };
+};
+
+async function dbStats(): Promise<Map<string, Record<string, number>>> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<Record<string, string>>(
+      'SELECT datname, xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted, blks_hit FROM pg_stat_database WHERE datname = ANY($1)',
+      [DATABASES],
+    );
+    return new Map(rows.map((r) => [r.datname!, Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'datname').map(([k, v]) => [k, Number(v)]))]));
+  } finally {
+    await admin.end();
+  }
+}
+
+async function prepareDatabases() {
+  await dropServiceDatabases(PREFIX, ADMIN_URL);
+  if (!LOG_STATEMENTS) return;
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    for (const db of DATABASES) {
+      await admin.query(`CREATE DATABASE ${db}`);
+      await admin.query(`ALTER DATABASE ${db} SET log_statement = 'all'`);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+// Node 20 refuses --cpu-prof in NODE_OPTIONS: a preloaded module runs the profiler instead.
+const profiling: Record<string, string> = CPU_PROF ? { NODE_OPTIONS: `--import ${join(import.meta.dirname, 'cpu-profiler.mjs')}`, CPU_PROFILE_DIR: resolve(CPU_PROF) } : {};
+const env: Record<string, string> = { KAFKA_NAMESPACE: NAMESPACE, ...profiling };
+const extra = (process.env.PROFILE_ENV ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]);
+await prepareDatabases();
+const platform = await startDistributed({
+  gatewayPort: PORT,
+  servicePortBase: PORT,
+  databasePrefix: PREFIX,
+  logLevel: 'warn',
+  admin: TEST_ADMIN,
+  env: {
+    gateway: { ...NO_RATE_LIMITS_ENV, ...profiling },
+    ...Object.fromEntries([...SERVICE_NAMES, ...SANDBOX_NAMES].map((name) => [name, { ...env, ...Object.fromEntries(extra) }])),
+  },
+});
+const names: ServiceName[] = [...SERVICE_NAMES, ...SANDBOX_NAMES, 'gateway'];
+const http = client(platform.url);
+try {
+  const staff = await signInStaff(platform.url);
+  const run = Math.random().toString(36).slice(2, 7);
+  const ids: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const id = `prof-${run}-${i}`;
+    const res = await http.request('POST', '/products', { id, sku: `PROF-${run.toUpperCase()}-${i}`, name: `Profile product ${i}`, description: 'profile', category: 'bench', price: { amount: 1000 + i, currency: 'EUR' } }, staff.headers);
+    if (res.status !== 201) throw new Error(`product: ${res.status}`);
+    ids.push(id);
+  }
+  for (const id of ids) {
+    while ((await http.request('POST', `/inventory/${id}/update`, { set: 1_000_000, reason: 'profile stock' }, staff.headers)).status !== 200) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  const checkout = async (i: number): Promise<{ id?: string; ms?: number }> => {
+    const g = await http.request('POST', '/auth/guest', {});
+    if (g.status !== 201) return {};
+    const body = g.body as { accessToken: string; guest: { id: string } };
+    const headers = { authorization: `Bearer ${body.accessToken}` };
+    const product = ids[i % ids.length]!;
+    await http.request('GET', '/products?category=bench&limit=20', undefined, headers);
+    await http.request('GET', `/products/${product}`, undefined, headers);
+    const add = await http.request('POST', `/cart/${body.guest.id}/add`, { productId: product, quantity: 1 }, headers);
+    if (add.status !== 200) return {};
+    const placed = await http.request('POST', '/api/orders', { from_cart: true, payment_method: 'credit_card', payment_token: 'tok_success' }, headers);
+    return placed.status === 201 ? { id: (placed.body as { id: string }).id, ms: placed.ms } : {};
+  };
+  const waitDone = async (orderIds: string[]) => {
+    const pending = new Set(orderIds);
+    const deadline = Date.now() + 120_000;
+    const latencies: number[] = [];
+    let completed = 0;
+    while (pending.size > 0 && Date.now() < deadline) {
+      for (const id of [...pending].slice(0, 100)) {
+        const order = (await http.request('GET', `/api/orders/${id}`, undefined, staff.headers)).body as { terminal: boolean; status: string; history: Array<{ status: string; at: string }> };
+        if (!order.terminal) continue;
+        pending.delete(id);
+        if (order.status !== 'completed') continue;
+        completed++;
+        const at = (s: string) => Date.parse(order.history.find((h) => h.status === s)?.at ?? '');
+        latencies.push(at('confirmed') - at('placed'));
+      }
+      if (pending.size > 0) await new Promise((r) => setTimeout(r, 300));
+    }
+    return { completed, confirmed: percentiles(latencies) };
+  };
+
+  log('warm-up: 40 checkouts');
+  await waitDone((await Promise.all(Array.from({ length: 40 }, (_, i) => checkout(i)))).flatMap((r) => (r.id ? [r.id] : [])));
+
+  const pids = Object.fromEntries(names.map((n) => [n, platform.pid(n)!]));
+  const broker = kafkaPid();
+  log(`pids: ${JSON.stringify(pids)}`);
+  if (CPU_PROF) {
+    writeFileSync(join(CPU_PROF, 'pids.json'), JSON.stringify(pids));
+    for (const pid of Object.values(pids)) process.kill(pid, 'SIGUSR2');
+  }
+  const before = {
+    procs: Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, ticks(p) ?? 0])),
+    pg: postgresCpu(),
+    kafka: broker ? (ticks(broker) ?? 0) : 0,
+    self: process.cpuUsage(),
+    db: await dbStats(),
+    machine: machineTicks(),
+    load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+  };
+  const logStart = LOG_STATEMENTS ? statSync(SERVER_LOG).size : 0;
+  const started = performance.now();
+  log(`checkouts at ${RATE}/s for ${DURATION} s`);
+  // --rate 0: the platform idle for the duration (per-second figures below are then per 1 s … 'checkout').
+  if (RATE === 0) await new Promise((r) => setTimeout(r, DURATION * 1000));
+  const journeys: Promise<{ id?: string; ms?: number }>[] = [];
+  for (let i = 0; i < RATE * DURATION; i++) {
+    const wait = started + (i * 1000) / RATE - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    journeys.push(checkout(i));
+  }
+  const results = await Promise.all(journeys);
+  const { completed, confirmed } = await waitDone(results.flatMap((r) => (r.id ? [r.id] : [])));
+  const seconds = (performance.now() - started) / 1000;
+  const after = {
+    procs: Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, ticks(p) ?? 0])),
+    pg: postgresCpu(),
+    kafka: broker ? (ticks(broker) ?? 0) : 0,
+    self: process.cpuUsage(before.self),
+    db: await dbStats(),
+    machine: machineTicks(),
+  };
+  const per = (ms: number) => round(ms / (RATE === 0 ? seconds : Math.max(completed, 1)), 2);
+  const lines: string[] = [];
+  lines.push(`${completed} of ${RATE * DURATION} checkouts completed in ${round(seconds, 1)} s (load before: ${before.load}; machine busy ${round((1 - (after.machine.idle - before.machine.idle) / (after.machine.total - before.machine.total)) * 100, 0)}%)`);
+  lines.push(`acceptance p50/p99 ${round(percentiles(results.flatMap((r) => (r.ms ? [r.ms] : []))).p50)} / ${round(percentiles(results.flatMap((r) => (r.ms ? [r.ms] : []))).p99)} ms; placement → confirmed p50/p99 ${confirmed.p50} / ${confirmed.p99} ms`);
+  lines.push('', '| process | CPU ms per checkout |', '| --- | --- |');
+  let total = 0;
+  for (const n of names) {
+    const ms = after.procs[n]! - before.procs[n]!;
+    total += ms;
+    lines.push(`| ${n} | ${per(ms)} |`);
+  }
+  const pgByDb = new Map<string, number>();
+  for (const [key, ms] of after.pg) {
+    const db = key.split('|')[0]!;
+    pgByDb.set(db, (pgByDb.get(db) ?? 0) + ms - (before.pg.get(key) ?? 0));
+  }
+  for (const [db, ms] of [...pgByDb].sort()) {
+    total += ms;
+    lines.push(`| postgres backends of ${db} | ${per(ms)} |`);
+  }
+  const kafkaMs = after.kafka - before.kafka;
+  total += kafkaMs;
+  lines.push(`| kafka broker (shared with other runs) | ${per(kafkaMs)} |`);
+  const selfMs = (after.self.user + after.self.system) / 1000;
+  lines.push(`| load generator (not in the total) | ${per(selfMs)} |`);
+  lines.push(`| **total** | **${per(total)}** |`);
+  lines.push('', '| database | commits | rollbacks | rows returned | fetched | inserted | updated | deleted | per checkout |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const db of DATABASES) {
+    const a = after.db.get(db);
+    const b = before.db.get(db);
+    if (!a || !b) continue;
+    const d = (k: string) => per(a[k]! - b[k]!);
+    lines.push(`| ${db} | ${d('xact_commit')} | ${d('xact_rollback')} | ${d('tup_returned')} | ${d('tup_fetched')} | ${d('tup_inserted')} | ${d('tup_updated')} | ${d('tup_deleted')} | |`);
+  }
+  if (LOG_STATEMENTS) {
+    const text = readFileSync(SERVER_LOG, 'utf8').slice(logStart);
+    lines.push('', 'Statements per checkout, by database (the most frequent first):', '');
+    for (const db of DATABASES) {
+      const statements = text.split('\n').filter((l) => l.includes(`@${db} LOG:  statement:`) || l.includes(`@${db} LOG:  execute`));
+      const byText = new Map<string, number>();
+      for (const l of statements) {
+        const sql = l.slice(l.indexOf(': ', l.indexOf('LOG:  ') + 6) + 2).slice(0, 90);
+        byText.set(sql, (byText.get(sql) ?? 0) + 1);
+      }
+      lines.push(`- ${db}: ${per(statements.length)}`);
+      for (const [sql, n] of [...byText].sort((a, b) => b[1] - a[1]).slice(0, 14)) lines.push(`  - ${per(n)} × \`${sql}\``);
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+} finally {
+  await http.close();
+  await platform.stop();
+  if (LOG_STATEMENTS) {
+    const admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    for (const db of DATABASES) await admin.query(`ALTER DATABASE ${db} RESET log_statement`).catch(() => undefined);
+    await admin.end();
+  }
+}
