@@ -86,6 +86,10 @@ interface Prepared {
 
 /** Parses and validates one message against its contract; throws when it cannot be handled. */
 function prepare(message: IncomingMessage, handlers: EventHandlers): Prepared | { ignoredType: string } {
+  // The relay names each event's type in a header: a type handled elsewhere is skipped unparsed
+  // (shipping, say, reads every order event to handle one of them).
+  const announced = message.headers['event-type'];
+  if (announced !== undefined && !(isEventType(announced) && handlers[announced])) return { ignoredType: announced };
   let raw: unknown;
   try {
     raw = JSON.parse(message.value);

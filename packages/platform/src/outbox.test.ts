@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, eventually, type TestPlatform } from './testing/index';
 import { migrate } from './db/migrate';
 import { createOutboxRelay, event, writeOutbox } from './outbox';
-import { subscribeEvents } from './consumer';
+import { createEventHandler, subscribeEvents } from './consumer';
 import type { Db } from './db/types';
 
 describe('outbox, relay and inbox on the embedded database', () => {
@@ -111,5 +111,39 @@ describe('outbox, relay and inbox on the embedded database', () => {
     // Once in the failed run, then its own two attempts; the rest ran once in the run and once alone.
     expect(attempts.filter((id) => id === 'o-run-poison')).toHaveLength(3);
     expect(attempts.filter((id) => id === 'o-run-1')).toHaveLength(2);
+  });
+  it('when the running relay sends events one after another, then each is sent once and every row is marked published, the last one without a further wake-up', async () => {
+    const logger = (await import('./logger')).createLogger('t', 'silent');
+    const relay = createOutboxRelay({ db: producerDb, bus: platform.bus, logger, pollIntervalMs: 60_000 });
+    await relay.start();
+    const keys = ['o-mark-1', 'o-mark-2', 'o-mark-3', 'o-mark-4'];
+    for (const key of keys) {
+      await producerDb.transaction((tx) => writeOutbox(tx, [event('order_completed', key, { orderId: key, customerId: 'c-mark', items: [] })], { source: 'test' }));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // The poll interval is a minute: only the NOTIFY wake-ups and the mark delay can have marked them.
+    await eventually(
+      async () => (await producerDb.query("SELECT 1 FROM outbox WHERE key LIKE 'o-mark-%' AND published_at IS NOT NULL")).rowCount === keys.length,
+      5_000,
+      'every row marked published',
+    );
+    const bus = platform.pglite.forSchema('bus');
+    const sent = await bus.query<{ key: string; n: number }>("SELECT key, count(*)::int AS n FROM messages WHERE key LIKE 'o-mark-%' GROUP BY key ORDER BY key");
+    expect(sent.rows).toEqual(keys.map((key) => ({ key, n: 1 })));
+    await relay.stop();
+  });
+
+  it('when a message names in its event-type header a type the consumer does not handle, then it is acknowledged unread, and a handled type is still read and validated', async () => {
+    const handle = createEventHandler({
+      db: consumerDb,
+      group: 'header-consumer',
+      source: 'header-consumer',
+      logger: (await import('./logger')).createLogger('t', 'silent'),
+      handlers: { order_completed: async () => undefined },
+    });
+    const message = (type: string, value: string) => ({ topic: 'order-events', key: 'k', value, headers: { 'event-type': type }, partition: 0, offset: '0', attempt: 1 });
+    // Not JSON at all: had it been parsed, this would throw.
+    expect(await handle(message('order_placed', 'not json'))).toBe('ignored');
+    await expect(handle(message('order_completed', 'not json'))).rejects.toThrow(/not JSON/);
   });
 });

@@ -81,9 +81,12 @@ interface OutboxRow {
   payload: EventEnvelope;
 }
 
+/** How long a sent batch may wait for the next read to mark it published. */
+const MARK_DELAY_MS = 50;
+
 /**
  * Moves committed outbox rows to the bus, oldest first: reads a batch, publishes it, then marks it
- * published, each statement on its own — no transaction is held open while the bus answers.
+ * published (with the next read), each statement on its own — no transaction is held open while the bus answers.
  * A row is marked only after the bus accepted it: a crash in between sends it again (at least
  * once), never loses it. On PostgreSQL one relay per database is active, so order per key holds
  * even with several instances: the one holding a session-level advisory lock on its own pooled
@@ -115,8 +118,15 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     for (const r of rows) options.metrics?.eventsPublished.inc({ topic: r.topic });
   };
 
-  const selectSql = `SELECT id, topic, key, type, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ${batchSize}`;
+  // A sent batch is marked published by the next read's statement (or after MARK_DELAY_MS without
+  // one), not by a statement of its own: under load the relay wakes again within milliseconds,
+  // so marking costs no round trip. The read skips what it is marking (its snapshot predates the
+  // update). A crash before the mark sends those rows again: at least once, as before.
+  const selectSql = `WITH marked AS (UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]))
+    SELECT id, topic, key, type, payload FROM outbox WHERE published_at IS NULL AND id <> ALL($1::bigint[]) ORDER BY id LIMIT ${batchSize}`;
   const markSql = 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])';
+  /** Sent, not yet marked published. */
+  let unmarked: number[] = [];
 
   const endSession = async () => {
     const ending = session;
@@ -136,30 +146,37 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return leading ? session : undefined;
   };
 
-  const relayBatch = async (): Promise<number> => {
-    let sql: Sql | undefined;
-    let rows: OutboxRow[];
+  /** Runs one statement on the leading connection; a failure ends the session (the lock may be gone). */
+  const onLead = async <T>(work: (sql: Sql) => Promise<T>): Promise<T | undefined> => {
     try {
-      sql = await lead();
-      if (!sql) return 0;
-      rows = (await sql.query<OutboxRow>(selectSql)).rows;
+      const sql = await lead();
+      return sql ? await work(sql) : undefined;
     } catch (error) {
-      // The connection may be gone (and the lock with it): start over with a new one.
       await endSession();
       throw error;
     }
+  };
+
+  const relayBatch = async (): Promise<number> => {
+    const marking = unmarked;
+    const rows = await onLead(async (sql) => (await sql.query<OutboxRow>(selectSql, [marking])).rows);
+    if (rows === undefined) return 0;
+    if (unmarked === marking) unmarked = [];
     if (rows.length === 0) return 0;
     await publishRows(rows);
-    try {
-      await sql.query(markSql, [rows.map((r) => r.id)]);
-    } catch (error) {
-      await endSession();
-      throw error;
-    }
+    unmarked = rows.map((r) => r.id);
     return rows.length;
   };
 
-  const flush = async (): Promise<number> => {
+  const markSent = async (): Promise<void> => {
+    if (unmarked.length === 0) return;
+    const marking = unmarked;
+    const done = await onLead((sql) => sql.query(markSql, [marking]));
+    if (done && unmarked === marking) unmarked = [];
+  };
+
+  /** Sends batches until fewer than a full one is pending; the last batch is left unmarked. */
+  const drain = async (): Promise<number> => {
     let total = 0;
     for (;;) {
       const sent = await relayBatch();
@@ -168,14 +185,35 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
   };
 
+  const flush = async (): Promise<number> => {
+    const sent = await drain();
+    await markSent();
+    return sent;
+  };
+
+  /** Waits for a NOTIFY or `ms`; true when woken. */
+  const pause = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        wake = undefined;
+        resolve(false);
+      }, ms);
+      wake = () => {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve(true);
+      };
+    });
+
   const run = async () => {
     let failures = 0;
     while (running) {
       pendingWake = false;
       try {
-        const sent = await flush();
+        const sent = await drain();
         if (sent > 0) logger.debug({ sent }, 'outbox relayed');
         failures = 0;
+        if (!pendingWake && unmarked.length > 0 && !(await pause(MARK_DELAY_MS)) && running) await markSent();
       } catch (error) {
         failures++;
         logger.warn({ err: error, failures }, 'outbox relay failed; will retry');
@@ -183,14 +221,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (!running) break;
       if (pendingWake && failures === 0) continue;
       const delay = failures > 0 ? Math.min(pollIntervalMs * 2 ** Math.min(failures, 5), 10_000) : pollIntervalMs;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = undefined;
+      await pause(delay);
     }
   };
 

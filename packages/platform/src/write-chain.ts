@@ -11,12 +11,15 @@ type Param = (value: unknown) => string;
  * alongside: foreign keys are checked at the end of the statement). Statement triggers fire as usual.
  */
 export interface WriteChain {
-  /** Adds a write; `sql` places each value with `$`, which numbers the parameters. */
-  write(sql: ($: Param) => string): void;
+  /**
+   * Adds a write; `sql` places each value with `$`, which numbers the parameters. Returns the
+   * name the select can read its RETURNING rows by (`SELECT count(*) FROM w0`).
+   */
+  write(sql: ($: Param) => string): string;
   /** Adds the outbox rows of `events` (validated as writeOutbox does). */
   outbox(events: readonly PendingEvent[], context: EventContext): void;
-  /** Runs the chain, ending with `select` (default `SELECT 1`); nothing when it is empty and has no select. */
-  run(tx: Sql, select?: ($: Param) => string): Promise<void>;
+  /** Runs the chain, ending with `select` (default `SELECT 1`), and resolves to its rows; nothing when it is empty and has no select. */
+  run<R = unknown>(tx: Sql, select?: ($: Param) => string): Promise<R[]>;
 }
 
 export function writeChain(): WriteChain {
@@ -29,6 +32,7 @@ export function writeChain(): WriteChain {
   return {
     write(sql) {
       writes.push(sql($));
+      return `w${writes.length - 1}`;
     },
     outbox(events, context) {
       const insert = outboxInsert(events, context, values.length + 1);
@@ -36,11 +40,11 @@ export function writeChain(): WriteChain {
       values.push(...insert.values);
       writes.push(insert.text);
     },
-    async run(tx, select) {
-      if (writes.length === 0 && !select) return;
+    async run<R>(tx: Sql, select?: ($: Param) => string): Promise<R[]> {
+      if (writes.length === 0 && !select) return [];
       const tail = select ? select($) : 'SELECT 1';
       const text = writes.length === 0 ? tail : `WITH ${writes.map((w, i) => `w${i} AS (${w})`).join(', ')} ${tail}`;
-      await tx.query(text, values);
+      return (await tx.query<R>(text, values)).rows;
     },
   };
 }

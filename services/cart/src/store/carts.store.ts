@@ -4,22 +4,44 @@ import { emptyCart, mergeCarts, priceCart, type CartItem, type CartState, type P
 import type { Discount } from '../domain/discount';
 import { findDiscount } from './discounts.store';
 
-interface ProductRow {
-  id: string;
-  name: string;
+/** A line of the cart (quantity set) or a product a change asked about (quantity null), with what the read models know. */
+interface ContentRow {
+  product_id: string;
+  quantity: number | null;
+  name: string | null;
   image_url: string | null;
-  price_amount: number;
-  currency: string;
-  active: boolean;
+  price_amount: number | null;
+  currency: string | null;
+  active: boolean | null;
+  available: number | null;
 }
 
-const toProduct = (r: ProductRow): ProductInfo => ({
-  id: r.id,
-  name: r.name,
-  imageUrl: r.image_url,
-  price: { amount: r.price_amount, currency: r.currency.trim() },
-  active: r.active,
-});
+const CONTENT_COLUMNS = 'l.product_id, l.quantity, p.name, p.image_url, p.price_amount, p.currency, p.active, a.available';
+const CONTENT_JOINS = 'LEFT JOIN products p ON p.id = l.product_id LEFT JOIN availability a ON a.product_id = l.product_id';
+
+interface Contents {
+  items: CartItem[];
+  products: Map<string, ProductInfo>;
+  availability: Map<string, number>;
+}
+
+function toContents(rows: readonly ContentRow[]): Contents {
+  const contents: Contents = { items: [], products: new Map(), availability: new Map() };
+  for (const r of rows) {
+    if (r.quantity !== null) contents.items.push({ productId: r.product_id, quantity: r.quantity });
+    if (r.name !== null) {
+      contents.products.set(r.product_id, {
+        id: r.product_id,
+        name: r.name,
+        imageUrl: r.image_url,
+        price: { amount: r.price_amount!, currency: r.currency!.trim() },
+        active: r.active!,
+      });
+    }
+    if (r.available !== null) contents.availability.set(r.product_id, r.available);
+  }
+  return contents;
+}
 
 /** What a change may need to look at besides the cart itself. */
 export interface ChangeContext {
@@ -32,57 +54,51 @@ export interface ChangeContext {
 
 export type CartChange = (cart: CartState, context: ChangeContext) => CartState;
 
-interface Loaded {
-  cart: CartState;
-  updatedAt: Date | null;
+interface CartRow {
+  discount_code: string | null;
+  updated_at: Date;
 }
 
 export function createCartsStore(db: Db, clock: () => Date) {
-  async function load(tx: Sql, customerId: string, options: { lock: boolean }): Promise<Loaded | undefined> {
-    const { rows } = await tx.query<{ discount_code: string | null; updated_at: Date }>(
-      `SELECT discount_code, updated_at FROM carts WHERE customer_id = $1${options.lock ? ' FOR UPDATE' : ''}`,
-      [customerId],
+  /**
+   * The cart's lines in the order they were added, plus the products in `extraIds`, each with the
+   * product and availability the read models hold: one statement.
+   */
+  async function contents(tx: Sql, customerId: string, extraIds: readonly string[]): Promise<Contents> {
+    const { rows } = await tx.query<ContentRow>(
+      `SELECT ${CONTENT_COLUMNS}
+       FROM (SELECT product_id, quantity, added_at FROM cart_lines WHERE customer_id = $1
+             UNION ALL SELECT id, NULL::integer, NULL::timestamptz FROM unnest($2::text[]) AS extra(id)) l
+       ${CONTENT_JOINS}
+       ORDER BY l.added_at NULLS LAST, l.product_id`,
+      [customerId, [...new Set(extraIds)]],
     );
-    if (!rows[0]) return undefined;
-    return { cart: { customerId, items: await lines(tx, customerId), discountCode: rows[0].discount_code }, updatedAt: rows[0].updated_at };
+    return toContents(rows);
   }
 
-  async function lines(tx: Sql, customerId: string): Promise<CartItem[]> {
-    const { rows } = await tx.query<{ product_id: string; quantity: number }>(
-      'SELECT product_id, quantity FROM cart_lines WHERE customer_id = $1 ORDER BY added_at, product_id',
-      [customerId],
-    );
-    return rows.map((r) => ({ productId: r.product_id, quantity: r.quantity }));
+  async function lockExisting(tx: Sql, customerId: string): Promise<CartRow | undefined> {
+    const { rows } = await tx.query<CartRow>('SELECT discount_code, updated_at FROM carts WHERE customer_id = $1 FOR UPDATE', [customerId]);
+    return rows[0];
   }
 
-  async function products(tx: Sql, ids: readonly string[]): Promise<Map<string, ProductInfo>> {
-    if (ids.length === 0) return new Map();
-    const { rows } = await tx.query<ProductRow>(
-      'SELECT id, name, image_url, price_amount, currency, active FROM products WHERE id = ANY($1::text[])',
-      [[...new Set(ids)]],
-    );
-    return new Map(rows.map((r) => [r.id, toProduct(r)]));
-  }
-
-  async function availability(tx: Sql, ids: readonly string[]): Promise<Map<string, number>> {
-    if (ids.length === 0) return new Map();
-    const { rows } = await tx.query<{ product_id: string; available: number }>(
-      'SELECT product_id, available FROM availability WHERE product_id = ANY($1::text[])',
-      [[...ids]],
-    );
-    return new Map(rows.map((r) => [r.product_id, r.available]));
-  }
-
+  /** The priced cart in one statement (plus the discount code's row when one is applied). */
   async function view(tx: Sql, customerId: string): Promise<Cart> {
-    const loaded = await load(tx, customerId, { lock: false });
-    const cart = loaded?.cart ?? emptyCart(customerId);
-    const ids = cart.items.map((i) => i.productId);
+    const { rows } = await tx.query<CartRow & ContentRow>(
+      `SELECT c.discount_code, c.updated_at, ${CONTENT_COLUMNS}
+       FROM carts c LEFT JOIN cart_lines l ON l.customer_id = c.customer_id ${CONTENT_JOINS}
+       WHERE c.customer_id = $1
+       ORDER BY l.added_at, l.product_id`,
+      [customerId],
+    );
+    const found = rows[0];
+    const { items, products, availability } = toContents(rows.filter((r) => r.product_id !== null));
+    const cart: CartState = found ? { customerId, items, discountCode: found.discount_code } : emptyCart(customerId);
     return priceCart({
       cart,
-      products: await products(tx, ids),
-      availability: await availability(tx, ids),
+      products,
+      availability,
       discount: cart.discountCode ? await findDiscount(tx, cart.discountCode) : undefined,
-      updatedAt: loaded?.updatedAt ?? null,
+      updatedAt: found?.updated_at ?? null,
       now: clock(),
     });
   }
@@ -110,16 +126,17 @@ export function createCartsStore(db: Db, clock: () => Date) {
     return rows[0]!.updated_at;
   }
 
-  /** Applies a change to a loaded (locked) cart and saves it; returns what it saved and what it looked at. */
-  async function change(tx: Sql, loaded: Loaded, apply: CartChange, needs: { productIds?: string[]; discountCode?: string }) {
-    const { cart } = loaded;
+  /** Applies a change to the locked cart and saves it; returns what it saved and what it looked at. */
+  async function change(tx: Sql, customerId: string, row: CartRow, apply: CartChange, needs: { productIds?: string[]; discountCode?: string }) {
+    const { items, products, availability } = await contents(tx, customerId, needs.productIds ?? []);
+    const cart: CartState = { customerId, items, discountCode: row.discount_code };
     const context: ChangeContext = {
-      products: await products(tx, [...cart.items.map((i) => i.productId), ...(needs.productIds ?? [])]),
+      products,
       discount: needs.discountCode ? await findDiscount(tx, needs.discountCode) : undefined,
       now: clock(),
     };
     const after = apply(cart, context);
-    return { after, context, updatedAt: await save(tx, cart, after) };
+    return { after, context, availability, updatedAt: await save(tx, cart, after) };
   }
 
   return {
@@ -133,17 +150,17 @@ export function createCartsStore(db: Db, clock: () => Date) {
     update(customerId: string, apply: CartChange, needs: { productIds?: string[]; discountCode?: string } = {}): Promise<Cart> {
       return db.transaction(async (tx) => {
         // Created on first use and locked, in one statement (DO UPDATE locks the row it returns).
-        const { rows } = await tx.query<{ discount_code: string | null; updated_at: Date }>(
+        // The lines are read by the next statement, after the lock: a snapshot taken before
+        // waiting for it could miss a concurrent change.
+        const { rows } = await tx.query<CartRow>(
           `INSERT INTO carts (customer_id) VALUES ($1) ON CONFLICT (customer_id) DO UPDATE SET customer_id = EXCLUDED.customer_id
            RETURNING discount_code, updated_at`,
           [customerId],
         );
-        const loaded = { cart: { customerId, items: await lines(tx, customerId), discountCode: rows[0]!.discount_code }, updatedAt: rows[0]!.updated_at };
         // The answer is priced from what the change saved and looked at, without reading the cart again.
-        const { after, context, updatedAt } = await change(tx, loaded, apply, needs);
-        const ids = after.items.map((i) => i.productId);
+        const { after, context, availability, updatedAt } = await change(tx, customerId, rows[0]!, apply, needs);
         const discount = !after.discountCode ? undefined : after.discountCode === needs.discountCode ? context.discount : await findDiscount(tx, after.discountCode);
-        return priceCart({ cart: after, products: context.products, availability: await availability(tx, ids), discount, updatedAt, now: context.now });
+        return priceCart({ cart: after, products: context.products, availability, discount, updatedAt, now: context.now });
       });
     },
 
@@ -152,11 +169,14 @@ export function createCartsStore(db: Db, clock: () => Date) {
      * gone afterwards, so a redelivered event finds nothing to merge. False when the guest had no lines.
      */
     async merge(tx: Sql, guestId: string, customerId: string): Promise<boolean> {
-      const guest = await load(tx, guestId, { lock: true });
-      if (!guest || guest.cart.items.length === 0) return false;
+      const guestRow = await lockExisting(tx, guestId);
+      if (!guestRow) return false;
+      const guest: CartState = { customerId: guestId, items: (await contents(tx, guestId, [])).items, discountCode: guestRow.discount_code };
+      if (guest.items.length === 0) return false;
       await tx.query('INSERT INTO carts (customer_id) VALUES ($1) ON CONFLICT DO NOTHING', [customerId]);
-      const customer = (await load(tx, customerId, { lock: true }))!;
-      await save(tx, customer.cart, mergeCarts(customer.cart, guest.cart));
+      const customerRow = (await lockExisting(tx, customerId))!;
+      const customer: CartState = { customerId, items: (await contents(tx, customerId, [])).items, discountCode: customerRow.discount_code };
+      await save(tx, customer, mergeCarts(customer, guest));
       await tx.query('DELETE FROM cart_lines WHERE customer_id = $1', [guestId]);
       await tx.query('DELETE FROM carts WHERE customer_id = $1', [guestId]);
       return true;
@@ -164,9 +184,9 @@ export function createCartsStore(db: Db, clock: () => Date) {
 
     /** Changes an existing cart inside the caller's transaction (event handlers); no cart, no change. */
     async updateIfExists(tx: Sql, customerId: string, apply: CartChange): Promise<boolean> {
-      const loaded = await load(tx, customerId, { lock: true });
-      if (!loaded) return false;
-      await change(tx, loaded, apply, {});
+      const row = await lockExisting(tx, customerId);
+      if (!row) return false;
+      await change(tx, customerId, row, apply, {});
       return true;
     },
   };

@@ -1,5 +1,5 @@
 import type { PendingEvent, Sql } from '@emporium/platform';
-import type { InventoryStore } from '../store/inventory.store';
+import type { InventoryStore, StockStep } from '../store/inventory.store';
 import {
   commitChanges,
   findShortages,
@@ -16,47 +16,48 @@ import {
 
 /**
  * The use cases of the checkout saga's stock side. Each runs inside the caller's transaction
- * (the inbox's, or the expiry sweep's), locks stock rows in product id order, and returns the
- * events that tell what happened; none of them publishes.
+ * (the inbox's, or the expiry sweep's), locks stock rows in product id order, puts its writes
+ * in `step`, and returns the events that tell what happened; the caller commits the step with
+ * them (one statement). None of them publishes.
  */
 export type Outcome = { outcome: string; events: PendingEvent[] };
 
 /** Reserves every line of an order or none; an order gets one answer, however often it arrives. */
-export async function reserveStock(store: InventoryStore, tx: Sql, order: { orderId: string; items: StockLine[]; expiresAt: Date }): Promise<Outcome> {
+export async function reserveStock(store: InventoryStore, tx: Sql, step: StockStep, order: { orderId: string; items: StockLine[]; expiresAt: Date }): Promise<Outcome> {
   const { orderId } = order;
-  if ((await store.outcomeOf(tx, orderId)) || (await store.hasReservations(tx, orderId))) return { outcome: 'duplicate', events: [] };
+  if (await store.answered(tx, orderId)) return { outcome: 'duplicate', events: [] };
   const lines = mergeLines(order.items);
   const levels = await store.lock(tx, lines.map((l) => l.productId));
   const shortages = findShortages(lines, levels);
   if (shortages.length > 0) {
-    await store.recordOutcome(tx, orderId, 'insufficient');
+    step.recordOutcome(orderId, 'insufficient');
     return { outcome: 'insufficient', events: [stockInsufficient(orderId, shortages)] };
   }
   const changes = reserveChanges(orderId, lines);
-  await store.apply(tx, changes);
-  await store.insertReservations(tx, orderId, lines, order.expiresAt);
-  await store.recordOutcome(tx, orderId, 'reserved');
+  step.apply(changes);
+  step.reserve(orderId, lines, order.expiresAt);
+  step.recordOutcome(orderId, 'reserved');
   return { outcome: 'reserved', events: [stockReserved(orderId, lines, order.expiresAt), ...levelEvents(levels, changes, 'stock_reserved')] };
 }
 
 /** Gives an order's active reservations back (cancelled, or expired when `expired` is set). */
-export async function releaseStock(store: InventoryStore, tx: Sql, orderId: string, options: { expired: boolean; reason: string }): Promise<Outcome> {
+export async function releaseStock(store: InventoryStore, tx: Sql, step: StockStep, orderId: string, options: { expired: boolean; reason: string }): Promise<Outcome> {
   const lines = await store.lockActiveReservations(tx, orderId, options.expired ? 'now' : undefined);
   if (lines.length === 0) return { outcome: 'nothing_active', events: [] };
   const levels = await store.lock(tx, lines.map((l) => l.productId));
   const changes = releaseChanges(orderId, lines, options.reason);
-  await store.closeReservations(tx, orderId, lines, options.expired ? 'expired' : 'released');
-  await store.apply(tx, changes);
+  step.close(orderId, lines, options.expired ? 'expired' : 'released');
+  step.apply(changes);
   return { outcome: 'released', events: [stockReleased(orderId, lines, options.reason), ...levelEvents(levels, changes, options.reason)] };
 }
 
 /** The order is complete: its reserved units are sold and leave the shelf. */
-export async function commitStock(store: InventoryStore, tx: Sql, orderId: string): Promise<Outcome> {
+export async function commitStock(store: InventoryStore, tx: Sql, step: StockStep, orderId: string): Promise<Outcome> {
   const lines = await store.lockActiveReservations(tx, orderId);
   if (lines.length === 0) return { outcome: 'nothing_active', events: [] };
   const levels = await store.lock(tx, lines.map((l) => l.productId));
   const changes = commitChanges(orderId, lines);
-  await store.closeReservations(tx, orderId, lines, 'committed');
-  await store.apply(tx, changes);
+  step.close(orderId, lines, 'committed');
+  step.apply(changes);
   return { outcome: 'committed', events: [stockCommitted(orderId, lines), ...levelEvents(levels, changes, 'stock_committed')] };
 }

@@ -22,11 +22,12 @@ export function inventoryHandlers(store: InventoryStore): EventHandlers {
       if (created) await emit([levelChanged(created, 'product_created')]);
     },
 
-    order_placed: async (data, { tx, emit, logger }) => {
+    order_placed: async (data, { tx, envelope, logger }) => {
       const expiresAt = reserveUntil(data.reserveUntil, logger);
-      const { outcome, events } = await reserveStock(store, tx, { orderId: data.orderId, items: data.items, expiresAt });
+      const step = store.step();
+      const { outcome, events } = await reserveStock(store, tx, step, { orderId: data.orderId, items: data.items, expiresAt });
+      await step.commit(tx, events, envelope.correlationId);
       logger.info({ orderId: data.orderId, outcome }, 'stock reservation decided');
-      await emit(events);
     },
 
     order_confirmed: async (data, { tx, logger }) => {
@@ -35,22 +36,24 @@ export function inventoryHandlers(store: InventoryStore): EventHandlers {
       logger.info({ orderId: data.orderId, held }, 'reservations held until the order is settled');
     },
 
-    order_cancelled: async (data, { tx, emit, logger }) => {
+    order_cancelled: async (data, { tx, envelope, logger }) => {
       // A cancelled order never needs stock: release whatever is still active, even when the
       // order thought nothing was reserved (it may have been cancelled before stock_reserved reached it).
-      const { outcome, events } = await releaseStock(store, tx, data.orderId, { expired: false, reason: 'order_cancelled' });
+      const step = store.step();
+      const { outcome, events } = await releaseStock(store, tx, step, data.orderId, { expired: false, reason: 'order_cancelled' });
+      await step.commit(tx, events, envelope.correlationId);
       if (outcome === 'released' && !data.releaseStock) logger.warn({ orderId: data.orderId }, 'released stock of a cancelled order that did not ask for it');
       logger.info({ orderId: data.orderId, outcome }, 'order cancelled');
-      await emit(events);
     },
 
-    order_completed: async (data, { tx, emit, logger }) => {
-      const { outcome, events } = await commitStock(store, tx, data.orderId);
+    order_completed: async (data, { tx, envelope, logger }) => {
+      const step = store.step();
+      const { outcome, events } = await commitStock(store, tx, step, data.orderId);
+      await step.commit(tx, events, envelope.correlationId);
       if (outcome !== 'committed' && data.items.length > 0) {
         logger.warn({ orderId: data.orderId }, 'order completed without active reservations; stock not decremented (expired, released or already committed)');
       }
       logger.info({ orderId: data.orderId, outcome }, 'order completed');
-      await emit(events);
     },
   };
 }
@@ -59,8 +62,8 @@ export function inventoryHandlers(store: InventoryStore): EventHandlers {
 export async function expireReservations(store: InventoryStore, logger: Logger, batch = 100): Promise<number> {
   let expired = 0;
   for (const orderId of await store.ordersWithDueReservations(batch)) {
-    const outcome = await store.withEvents(async (tx) => {
-      const { outcome, events } = await releaseStock(store, tx, orderId, { expired: true, reason: 'reservation_expired' });
+    const { result: outcome } = await store.inStep(async (tx, step) => {
+      const { outcome, events } = await releaseStock(store, tx, step, orderId, { expired: true, reason: 'reservation_expired' });
       return { result: outcome, events };
     });
     if (outcome === 'released') {

@@ -1,5 +1,5 @@
 import type { ListMovementsQuery, StockLevel, StockMismatch, StockMovement } from '@emporium/contracts';
-import { writeOutbox, type Db, type PendingEvent, type Sql } from '@emporium/platform';
+import { writeChain, type Db, type PendingEvent, type Sql } from '@emporium/platform';
 import type { ReservationStatus, StockLine } from '../domain/reservation';
 import { level, type Level, type StockChange } from '../domain/stock';
 
@@ -68,46 +68,13 @@ export function createInventoryStore(db: Db, source: string) {
       return new Map(rows.map((r) => [r.product_id, level(r.product_id, r.on_hand, r.reserved)]));
     },
 
-    /** Applies each change as a delta and writes its ledger line; the CHECK constraints are the last guard. */
-    async apply(tx: Sql, changes: readonly StockChange[]): Promise<StockLevel[]> {
-      const after: StockLevel[] = [];
-      for (const c of changes) {
-        const { rows } = await tx.query<StockRow>(
-          `UPDATE stock SET on_hand = on_hand + $2, reserved = reserved + $3, updated_at = now()
-           WHERE product_id = $1 RETURNING product_id, on_hand, reserved, updated_at`,
-          [c.productId, c.onHandDelta, c.reservedDelta],
-        );
-        if (!rows[0]) throw new Error(`stock row ${c.productId} vanished while locked`);
-        await tx.query('INSERT INTO stock_movements (product_id, kind, quantity, order_id, reason) VALUES ($1, $2, $3, $4, $5)', [
-          c.productId,
-          c.movement.kind,
-          c.movement.quantity,
-          c.movement.orderId,
-          c.movement.reason,
-        ]);
-        after.push(toStockLevel(rows[0]));
-      }
-      return after;
-    },
-
-    async outcomeOf(tx: Sql, orderId: string): Promise<'reserved' | 'insufficient' | undefined> {
-      const { rows } = await tx.query<{ outcome: 'reserved' | 'insufficient' }>('SELECT outcome FROM reservation_outcomes WHERE order_id = $1', [orderId]);
-      return rows[0]?.outcome;
-    },
-
-    async recordOutcome(tx: Sql, orderId: string, outcome: 'reserved' | 'insufficient'): Promise<void> {
-      await tx.query('INSERT INTO reservation_outcomes (order_id, outcome) VALUES ($1, $2)', [orderId, outcome]);
-    },
-
-    async insertReservations(tx: Sql, orderId: string, lines: readonly StockLine[], expiresAt: Date): Promise<void> {
-      for (const line of lines) {
-        await tx.query("INSERT INTO reservations (order_id, product_id, quantity, status, expires_at) VALUES ($1, $2, $3, 'active', $4)", [
-          orderId,
-          line.productId,
-          line.quantity,
-          expiresAt,
-        ]);
-      }
+    /** True when the order was answered before (an outcome recorded, or reservations made). */
+    async answered(tx: Sql, orderId: string): Promise<boolean> {
+      const { rows } = await tx.query<{ answered: boolean }>(
+        'SELECT EXISTS (SELECT 1 FROM reservation_outcomes WHERE order_id = $1) OR EXISTS (SELECT 1 FROM reservations WHERE order_id = $1) AS answered',
+        [orderId],
+      );
+      return rows[0]?.answered === true;
     },
 
     /** Locks the order's active reservations (those due by `dueBy` only, when given). */
@@ -118,19 +85,6 @@ export function createInventoryStore(db: Db, source: string) {
         [orderId],
       );
       return rows.map((r) => ({ productId: r.product_id, quantity: r.quantity }));
-    },
-
-    async hasReservations(tx: Sql, orderId: string): Promise<boolean> {
-      const { rows } = await tx.query('SELECT 1 FROM reservations WHERE order_id = $1 LIMIT 1', [orderId]);
-      return rows.length > 0;
-    },
-
-    async closeReservations(tx: Sql, orderId: string, lines: readonly StockLine[], status: Exclude<ReservationStatus, 'active'>): Promise<void> {
-      const { rowCount } = await tx.query(
-        "UPDATE reservations SET status = $3, updated_at = now() WHERE order_id = $1 AND product_id = ANY($2::text[]) AND status = 'active'",
-        [orderId, lines.map((l) => l.productId), status],
-      );
-      if (rowCount !== lines.length) throw new Error(`reservations of order ${orderId} changed while locked`);
     },
 
     /** A paid order keeps its stock until it is completed or cancelled. */
@@ -148,12 +102,15 @@ export function createInventoryStore(db: Db, source: string) {
       return rows.map((r) => r.order_id);
     },
 
-    /** Runs `work` in one transaction and writes the events it returns to the outbox in it. */
-    async withEvents<T>(work: (tx: Sql) => Promise<{ result: T; events: PendingEvent[] }>, correlationId?: string): Promise<T> {
+    /** A step's writes, sent with its events as one statement by `commit` (see StockStep). */
+    step: (): StockStep => stockStep(source),
+
+    /** Runs `work` in one transaction and commits the step it fills, with the events it returns. */
+    async inStep<T>(work: (tx: Sql, step: StockStep) => Promise<{ result: T; events: PendingEvent[] }>, correlationId?: string): Promise<{ result: T; stock: StockLevel[] }> {
       return db.transaction(async (tx) => {
-        const { result, events } = await work(tx);
-        await writeOutbox(tx, events, { source, correlationId });
-        return result;
+        const step = stockStep(source);
+        const { result, events } = await work(tx, step);
+        return { result, stock: await step.commit(tx, events, correlationId) };
       });
     },
 
@@ -163,14 +120,14 @@ export function createInventoryStore(db: Db, source: string) {
       plan: (current: Level) => { change: StockChange; events: PendingEvent[] },
       options: { correlationId?: string },
     ): Promise<StockLevel | undefined> {
-      return store.withEvents(async (tx) => {
-        const locked = await store.lock(tx, [productId]);
-        const current = locked.get(productId);
-        if (!current) return { result: undefined, events: [] };
+      const { result, stock } = await store.inStep(async (tx, step) => {
+        const current = (await store.lock(tx, [productId])).get(productId);
+        if (!current) return { result: false, events: [] };
         const { change, events } = plan(current);
-        const [after] = await store.apply(tx, [change]);
-        return { result: after, events };
+        step.apply([change]);
+        return { result: true, events };
       }, options.correlationId);
+      return result ? stock[0] : undefined;
     },
 
     /**
@@ -219,3 +176,77 @@ export function createInventoryStore(db: Db, source: string) {
 }
 
 export type InventoryStore = ReturnType<typeof createInventoryStore>;
+
+/**
+ * The writes of one change to stock — deltas on stock rows, ledger lines, reservations opened or
+ * closed, the answer to an order — and its events, sent as one statement (writeChain) instead of
+ * one per row. The rows it writes were locked before (one change per product), so no two of
+ * its writes touch the same row.
+ */
+export interface StockStep {
+  /** Each change's delta on its product's row, and its ledger line. */
+  apply(changes: readonly StockChange[]): void;
+  reserve(orderId: string, lines: readonly StockLine[], expiresAt: Date): void;
+  /** Ends the order's active reservations of these lines (all of them must still be active). */
+  close(orderId: string, lines: readonly StockLine[], status: Exclude<ReservationStatus, 'active'>): void;
+  recordOutcome(orderId: string, outcome: 'reserved' | 'insufficient'): void;
+  /** Sends the writes and the events' outbox rows; resolves to the stock rows as changed. */
+  commit(tx: Sql, events: readonly PendingEvent[], correlationId?: string): Promise<StockLevel[]>;
+}
+
+function stockStep(source: string): StockStep {
+  const chain = writeChain();
+  let stockWrite: string | undefined;
+  let changed = 0;
+  const closes: Array<{ name: string; expected: number; orderId: string }> = [];
+  return {
+    apply(changes) {
+      if (changes.length === 0) return;
+      changed += changes.length;
+      stockWrite = chain.write(
+        ($) => `UPDATE stock s SET on_hand = s.on_hand + d.on_hand, reserved = s.reserved + d.reserved, updated_at = now()
+          FROM unnest(${$(changes.map((c) => c.productId))}::text[], ${$(changes.map((c) => c.onHandDelta))}::int[], ${$(changes.map((c) => c.reservedDelta))}::int[]) AS d(product_id, on_hand, reserved)
+          WHERE s.product_id = d.product_id RETURNING s.product_id, s.on_hand, s.reserved, s.updated_at`,
+      );
+      const m = changes.map((c) => c.movement);
+      chain.write(
+        ($) => `INSERT INTO stock_movements (product_id, kind, quantity, order_id, reason)
+          SELECT * FROM unnest(${$(changes.map((c) => c.productId))}::text[], ${$(m.map((x) => x.kind))}::text[], ${$(m.map((x) => x.quantity))}::int[], ${$(m.map((x) => x.orderId))}::text[], ${$(m.map((x) => x.reason))}::text[])`,
+      );
+    },
+    reserve(orderId, lines, expiresAt) {
+      chain.write(
+        ($) => `INSERT INTO reservations (order_id, product_id, quantity, status, expires_at)
+          SELECT ${$(orderId)}, product_id, quantity, 'active', ${$(expiresAt)} FROM unnest(${$(lines.map((l) => l.productId))}::text[], ${$(lines.map((l) => l.quantity))}::int[]) AS l(product_id, quantity)`,
+      );
+    },
+    close(orderId, lines, status) {
+      const name = chain.write(
+        ($) => `UPDATE reservations SET status = ${$(status)}, updated_at = now()
+          WHERE order_id = ${$(orderId)} AND product_id = ANY(${$(lines.map((l) => l.productId))}::text[]) AND status = 'active' RETURNING product_id`,
+      );
+      closes.push({ name, expected: lines.length, orderId });
+    },
+    recordOutcome(orderId, outcome) {
+      chain.write(($) => `INSERT INTO reservation_outcomes (order_id, outcome) VALUES (${$(orderId)}, ${$(outcome)})`);
+    },
+    async commit(tx, events, correlationId) {
+      chain.outbox(events, { source, correlationId });
+      const stock = stockWrite
+        ? `(SELECT json_agg(json_build_object('product_id', product_id, 'on_hand', on_hand, 'reserved', reserved, 'updated_at', updated_at)) FROM ${stockWrite})`
+        : 'NULL::json';
+      const closed = closes.map((c) => `(SELECT count(*)::int FROM ${c.name})`);
+      const rows = await chain.run<{ stock: Array<Omit<StockRow, 'updated_at'> & { updated_at: string }> | null; closed: number[] }>(
+        tx,
+        () => `SELECT ${stock} AS stock, ARRAY[${closed.join(', ')}]::int[] AS closed`,
+      );
+      const [row] = rows;
+      closes.forEach((c, i) => {
+        if (row?.closed[i] !== c.expected) throw new Error(`reservations of order ${c.orderId} changed while locked`);
+      });
+      const after = (row?.stock ?? []).map((r) => toStockLevel({ ...r, updated_at: new Date(r.updated_at) }));
+      if (after.length !== changed) throw new Error('a stock row vanished while locked');
+      return after;
+    },
+  };
+}
