@@ -3,7 +3,7 @@ import { authorizePayment } from '../domain/authorize-payment';
 import { capturePayment } from '../domain/capture-payment';
 import { unchanged, type Payment, type PaymentOutcome } from '../domain/payment';
 import { releasePayment } from '../domain/release-payment';
-import type { PaymentsStore, ProviderCall } from '../store/payments.store';
+import type { DueCall, PaymentsStore, ProviderCall } from '../store/payments.store';
 import type { PaymentProvider } from './provider';
 
 type Method = 'authorize' | 'capture' | 'void' | 'refund';
@@ -113,8 +113,8 @@ const backoffMs = (attempts: number) => Math.min(500 * 2 ** Math.min(attempts, 1
 export function createProviderCalls({ store, provider, logger, pollIntervalMs = 1000 }: ProviderCallsOptions) {
   const log = logger.child({ component: 'provider-calls' });
 
-  const runOne = async (call: ProviderCall): Promise<void> => {
-    const snapshot = await store.find(call.paymentId);
+  const runOne = async (call: DueCall): Promise<void> => {
+    const snapshot = call.payment;
     if (!snapshot) return;
     const useCase = (payment: Payment, p: PaymentProvider) => USE_CASES[call.kind](payment, call.request, p, new Date());
     let outcome: PaymentOutcome | undefined;

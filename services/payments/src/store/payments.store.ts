@@ -61,6 +61,11 @@ export interface ProviderCall {
   attempts: number;
 }
 
+/** A due call with its payment as it was when the call was read (unlocked: the call runs on it first). */
+export interface DueCall extends ProviderCall {
+  payment: Payment | undefined;
+}
+
 interface CallRow {
   id: number;
   payment_id: string;
@@ -68,7 +73,13 @@ interface CallRow {
   request: Record<string, unknown>;
   correlation_id: string | null;
   attempts: number;
+  /** The payment's row (null when it is gone). */
+  payment: Record<keyof PaymentRow, unknown> | null;
 }
+
+/** A payment row read as JSON (to_jsonb): timestamps arrive as text. */
+const fromJson = (r: Record<keyof PaymentRow, unknown>): Payment =>
+  toPayment({ ...(r as unknown as PaymentRow), created_at: new Date(r.created_at as string), updated_at: new Date(r.updated_at as string) });
 
 const toTransaction = (r: TransactionRow): PaymentTransaction => ({
   id: r.id,
@@ -160,15 +171,24 @@ export function createPaymentsStore(db: Db, source: string) {
       await chain.run(tx, ($) => `SELECT pg_notify(${$(callsChannel)}, ${$(call.paymentId)})`);
     },
 
-    /** Calls due now, the oldest of each payment only, so one payment's calls run in order. */
-    async dueCalls(now: Date, limit = 50): Promise<ProviderCall[]> {
+    /** Calls due now, the oldest of each payment only, so one payment's calls run in order; each with its payment. */
+    async dueCalls(now: Date, limit = 50): Promise<DueCall[]> {
       const { rows } = await db.query<CallRow>(
-        `SELECT c.id, c.payment_id, c.kind, c.request, c.correlation_id, c.attempts FROM provider_calls c
+        `SELECT c.id, c.payment_id, c.kind, c.request, c.correlation_id, c.attempts, to_jsonb(p) AS payment FROM provider_calls c
+         LEFT JOIN (SELECT ${COLUMNS} FROM payments) p ON p.id = c.payment_id
          WHERE c.due_at <= $1 AND NOT EXISTS (SELECT 1 FROM provider_calls e WHERE e.payment_id = c.payment_id AND e.id < c.id)
          ORDER BY c.id LIMIT $2`,
         [now, limit],
       );
-      return rows.map((r) => ({ id: r.id, paymentId: r.payment_id, kind: r.kind, request: r.request, correlationId: r.correlation_id, attempts: r.attempts }));
+      return rows.map((r) => ({
+        id: r.id,
+        paymentId: r.payment_id,
+        kind: r.kind,
+        request: r.request,
+        correlationId: r.correlation_id,
+        attempts: r.attempts,
+        payment: r.payment ? fromJson(r.payment) : undefined,
+      }));
     },
 
     async postponeCall(id: number, delayMs: number, attempts: number, error: string): Promise<void> {
@@ -181,9 +201,15 @@ export function createPaymentsStore(db: Db, source: string) {
      */
     async completeCall(call: ProviderCall, change: (payment: Payment) => Promise<PaymentOutcome>): Promise<PaymentOutcome | undefined> {
       return db.transaction(async (tx) => {
-        if ((await tx.query('DELETE FROM provider_calls WHERE id = $1', [call.id])).rowCount === 0) return undefined;
-        const current = await selectOne(tx, 'id', call.paymentId, true);
-        if (!current) return undefined;
+        // Removing the call and locking its payment in one statement: no row when another
+        // instance removed the call first (or the payment is gone).
+        const { rows } = await tx.query<PaymentRow>(
+          `WITH removed AS (DELETE FROM provider_calls WHERE id = $1 RETURNING payment_id)
+           SELECT ${COLUMNS} FROM payments WHERE id = (SELECT payment_id FROM removed) FOR UPDATE`,
+          [call.id],
+        );
+        if (!rows[0]) return undefined;
+        const current = toPayment(rows[0]);
         const outcome = await change(current);
         await apply(tx, outcome, { events: outcome.events, context: { source, correlationId: call.correlationId ?? undefined } });
         return outcome;
