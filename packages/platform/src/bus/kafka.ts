@@ -107,13 +107,15 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
   });
 
-  const producer: Producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    // Java-client-compatible murmur2 partitioning (also silences kafkajs' v2 partitioner warning).
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  const newProducer = (): Producer =>
+    kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // Java-client-compatible murmur2 partitioning (also silences kafkajs' v2 partitioner warning).
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  let producer: Producer = newProducer();
   const admin: Admin = kafka.admin();
 
   let closed = false;
@@ -128,6 +130,21 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
       throw error;
     });
     return producerConnected;
+  };
+
+  /**
+   * After a failed send, kafkajs' idempotent producer may keep sequence numbers the broker never
+   * stored (a request cut after it was sent): every later send is then refused with
+   * OUT_OF_ORDER_SEQUENCE_NUMBER, for good (kafkajs #598; seen in the fault suite). The next send
+   * goes through a new producer, with a new producer id and sequences from zero. The outbox sends
+   * what it could not mark again, so nothing is lost; a message the broker did store is sent twice,
+   * which consumers absorb.
+   */
+  const replaceProducer = (failed: Producer): void => {
+    if (producer !== failed || closed) return;
+    producer = newProducer();
+    producerConnected = undefined;
+    void failed.disconnect().catch(() => undefined);
   };
 
   const connectAdmin = (): Promise<void> => {
@@ -203,11 +220,19 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
           : { key: message.key, value: message.value },
       );
     }
+    // The producer this send connects is the one it sends with (a failed send may replace it meanwhile).
+    const sending = producer;
     await Promise.all([connectProducer(), ensureTopics(byTopic.keys())]);
-    await producer.sendBatch({
-      acks: -1,
-      topicMessages: [...byTopic].map(([topic, list]) => ({ topic: names.topic(topic), messages: list })),
-    });
+    try {
+      await sending.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, list]) => ({ topic: names.topic(topic), messages: list })),
+      });
+    } catch (error) {
+      logger.warn({ err: error }, 'send failed; the next send uses a new producer');
+      replaceProducer(sending);
+      throw error;
+    }
   };
 
   const subscribe = async (subscribeOptions: SubscribeOptions): Promise<Subscription> => {
