@@ -146,4 +146,17 @@ describe('outbox, relay and inbox on the embedded database', () => {
     expect(await handle(message('order_placed', 'not json'))).toBe('ignored');
     await expect(handle(message('order_completed', 'not json'))).rejects.toThrow(/not JSON/);
   });
+  it('when published rows are older than the retention, then prune deletes them and keeps recent and unsent ones', async () => {
+    const logger = (await import('./logger')).createLogger('t', 'silent');
+    const relay = createOutboxRelay({ db: producerDb, bus: platform.bus, logger, retainPublishedMs: 24 * 3600_000 });
+    const write = (key: string) =>
+      producerDb.transaction((tx) => writeOutbox(tx, [event('order_completed', key, { orderId: key, customerId: 'c-prune', items: [] })], { source: 'test' }));
+    for (const key of ['o-prune-old', 'o-prune-recent', 'o-prune-unsent']) await write(key);
+    await relay.flush();
+    await producerDb.query("UPDATE outbox SET published_at = now() - interval '2 days' WHERE key = 'o-prune-old'");
+    await producerDb.query("UPDATE outbox SET published_at = NULL WHERE key = 'o-prune-unsent'");
+    expect(await relay.prune()).toBe(1);
+    const { rows } = await producerDb.query<{ key: string }>("SELECT key FROM outbox WHERE key LIKE 'o-prune-%' ORDER BY key");
+    expect(rows.map((r) => r.key)).toEqual(['o-prune-recent', 'o-prune-unsent']);
+  });
 });

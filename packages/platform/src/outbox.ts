@@ -63,15 +63,26 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Poll interval when no NOTIFY arrives (safety net). Default 1 s. */
   pollIntervalMs?: number;
+  /**
+   * How long published rows are kept (for the hop figures of bench/hops.ts and for looking into
+   * what was sent) before `prune` deletes them. Default 7 days, as long as the broker keeps events.
+   */
+  retainPublishedMs?: number;
+  /** How often the running relay prunes. Default 10 minutes. */
+  pruneIntervalMs?: number;
 }
 
 export interface OutboxRelay {
   start(): Promise<void>;
   /** Publishes whatever is pending now; resolves with how many were sent. */
   flush(): Promise<number>;
+  /** Deletes rows published longer ago than the retention; resolves with how many. */
+  prune(): Promise<number>;
   /** Stops relaying after a last flush, and gives up leadership (another instance takes over). */
   stop(): Promise<void>;
 }
+
+const PRUNE_BATCH = 1000;
 
 interface OutboxRow {
   id: number;
@@ -97,6 +108,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { db, bus, logger } = options;
   const batchSize = options.batchSize ?? 200;
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const retainPublishedMs = options.retainPublishedMs ?? 7 * 24 * 3600_000;
+  const pruneIntervalMs = options.pruneIntervalMs ?? 10 * 60_000;
+  let pruneTimer: NodeJS.Timeout | undefined;
   let running = false;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
@@ -191,6 +205,23 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return sent;
   };
 
+  /**
+   * Published rows older than the retention go, a batch at a time, oldest first (the primary key
+   * leads there, so a batch reads little more than it deletes). Unpublished rows are never touched.
+   */
+  const prune = async (): Promise<number> => {
+    const before = new Date(Date.now() - retainPublishedMs);
+    let total = 0;
+    for (;;) {
+      const { rowCount } = await db.query(
+        `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at < $1 ORDER BY id LIMIT ${PRUNE_BATCH})`,
+        [before],
+      );
+      total += rowCount;
+      if (rowCount < PRUNE_BATCH) return total;
+    }
+  };
+
   /** Waits for a NOTIFY or `ms`; true when woken. */
   const pause = (ms: number) =>
     new Promise<boolean>((resolve) => {
@@ -239,9 +270,18 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           return undefined;
         });
       loop = run();
+      pruneTimer = setInterval(() => {
+        prune().then(
+          (deleted) => deleted > 0 && logger.info({ deleted }, 'published outbox rows past their retention deleted'),
+          (error: unknown) => logger.warn({ err: error }, 'outbox prune failed; will retry'),
+        );
+      }, pruneIntervalMs);
+      pruneTimer.unref();
     },
     flush,
+    prune,
     async stop() {
+      clearInterval(pruneTimer);
       running = false;
       wake?.();
       await loop;
