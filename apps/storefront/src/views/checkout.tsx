@@ -81,7 +81,7 @@ export function CheckoutView() {
         shipping_address: shippingAddress,
       });
       recentOrders.set(order.id, order);
-      announce('Your order was placed.');
+      announce('We have your order and are confirming your payment and stock.');
       navigate({ name: 'order', id: order.id, placed: true });
     } catch (error) {
       setBusy(undefined);
