@@ -136,9 +136,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   // one), not by a statement of its own: under load the relay wakes again within milliseconds,
   // so marking costs no round trip. The read skips what it is marking (its snapshot predates the
   // update). A crash before the mark sends those rows again: at least once, as before.
-  const selectSql = `WITH marked AS (UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]))
-    SELECT id, topic, key, type, payload FROM outbox WHERE published_at IS NULL AND id <> ALL($1::bigint[]) ORDER BY id LIMIT ${batchSize}`;
   const markSql = 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])';
+  const selectSql = `WITH marked AS (${markSql})
+    SELECT id, topic, key, type, payload FROM outbox WHERE published_at IS NULL AND id <> ALL($1::bigint[]) ORDER BY id LIMIT ${batchSize}`;
   /** Sent, not yet marked published. */
   let unmarked: number[] = [];
 

@@ -81,6 +81,12 @@ export function createCartsStore(db: Db, clock: () => Date) {
     return rows[0];
   }
 
+  /** The locked cart's state; undefined when the customer has no cart. */
+  async function lockedCart(tx: Sql, customerId: string): Promise<CartState | undefined> {
+    const row = await lockExisting(tx, customerId);
+    return row && { customerId, items: (await contents(tx, customerId, [])).items, discountCode: row.discount_code };
+  }
+
   /** The priced cart in one statement (plus the discount code's row when one is applied). */
   async function view(tx: Sql, customerId: string): Promise<Cart> {
     const { rows } = await tx.query<CartRow & ContentRow>(
@@ -91,7 +97,8 @@ export function createCartsStore(db: Db, clock: () => Date) {
       [customerId],
     );
     const found = rows[0];
-    const { items, products, availability } = toContents(rows.filter((r) => r.product_id !== null));
+    // A cart without lines is one row of nulls past its own columns, which toContents skips.
+    const { items, products, availability } = toContents(rows);
     const cart: CartState = found ? { customerId, items, discountCode: found.discount_code } : emptyCart(customerId);
     return priceCart({
       cart,
@@ -169,13 +176,10 @@ export function createCartsStore(db: Db, clock: () => Date) {
      * gone afterwards, so a redelivered event finds nothing to merge. False when the guest had no lines.
      */
     async merge(tx: Sql, guestId: string, customerId: string): Promise<boolean> {
-      const guestRow = await lockExisting(tx, guestId);
-      if (!guestRow) return false;
-      const guest: CartState = { customerId: guestId, items: (await contents(tx, guestId, [])).items, discountCode: guestRow.discount_code };
-      if (guest.items.length === 0) return false;
+      const guest = await lockedCart(tx, guestId);
+      if (!guest || guest.items.length === 0) return false;
       await tx.query('INSERT INTO carts (customer_id) VALUES ($1) ON CONFLICT DO NOTHING', [customerId]);
-      const customerRow = (await lockExisting(tx, customerId))!;
-      const customer: CartState = { customerId, items: (await contents(tx, customerId, [])).items, discountCode: customerRow.discount_code };
+      const customer = (await lockedCart(tx, customerId))!;
       await save(tx, customer, mergeCarts(customer, guest));
       await tx.query('DELETE FROM cart_lines WHERE customer_id = $1', [guestId]);
       await tx.query('DELETE FROM carts WHERE customer_id = $1', [guestId]);

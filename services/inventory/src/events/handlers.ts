@@ -1,7 +1,7 @@
-import type { EventHandlers, Logger } from '@emporium/platform';
+import type { EventHandlers, Logger, Sql } from '@emporium/platform';
 import { levelChanged } from '../domain/stock';
-import { commitStock, releaseStock, reserveStock } from '../domain/use-cases';
-import type { InventoryStore } from '../store/inventory.store';
+import { commitStock, releaseStock, reserveStock, type Outcome } from '../domain/use-cases';
+import type { InventoryStore, StockStep } from '../store/inventory.store';
 
 /** Used when an order_placed carries a reserveUntil that is not a date. */
 const FALLBACK_HOLD_MS = 15 * 60_000;
@@ -15,6 +15,13 @@ function reserveUntil(value: string, logger: Logger): Date {
 
 /** Each handler runs in the inbox transaction: its effect, its inbox row and its events commit together. */
 export function inventoryHandlers(store: InventoryStore): EventHandlers {
+  /** Runs a use case on a new step and commits the step with its events in the handler's transaction. */
+  const inStep = async (tx: Sql, correlationId: string | undefined, useCase: (step: StockStep) => Promise<Outcome>): Promise<string> => {
+    const step = store.step();
+    const { outcome, events } = await useCase(step);
+    await step.commit(tx, events, correlationId);
+    return outcome;
+  };
   return {
     product_created: async (data, { tx, emit, logger }) => {
       const created = await store.ensureStock(tx, data.productId);
@@ -24,9 +31,7 @@ export function inventoryHandlers(store: InventoryStore): EventHandlers {
 
     order_placed: async (data, { tx, envelope, logger }) => {
       const expiresAt = reserveUntil(data.reserveUntil, logger);
-      const step = store.step();
-      const { outcome, events } = await reserveStock(store, tx, step, { orderId: data.orderId, items: data.items, expiresAt });
-      await step.commit(tx, events, envelope.correlationId);
+      const outcome = await inStep(tx, envelope.correlationId, (step) => reserveStock(store, tx, step, { orderId: data.orderId, items: data.items, expiresAt }));
       logger.info({ orderId: data.orderId, outcome }, 'stock reservation decided');
     },
 
@@ -39,17 +44,13 @@ export function inventoryHandlers(store: InventoryStore): EventHandlers {
     order_cancelled: async (data, { tx, envelope, logger }) => {
       // A cancelled order never needs stock: release whatever is still active, even when the
       // order thought nothing was reserved (it may have been cancelled before stock_reserved reached it).
-      const step = store.step();
-      const { outcome, events } = await releaseStock(store, tx, step, data.orderId, { expired: false, reason: 'order_cancelled' });
-      await step.commit(tx, events, envelope.correlationId);
+      const outcome = await inStep(tx, envelope.correlationId, (step) => releaseStock(store, tx, step, data.orderId, { expired: false, reason: 'order_cancelled' }));
       if (outcome === 'released' && !data.releaseStock) logger.warn({ orderId: data.orderId }, 'released stock of a cancelled order that did not ask for it');
       logger.info({ orderId: data.orderId, outcome }, 'order cancelled');
     },
 
     order_completed: async (data, { tx, envelope, logger }) => {
-      const step = store.step();
-      const { outcome, events } = await commitStock(store, tx, step, data.orderId);
-      await step.commit(tx, events, envelope.correlationId);
+      const outcome = await inStep(tx, envelope.correlationId, (step) => commitStock(store, tx, step, data.orderId));
       if (outcome !== 'committed' && data.items.length > 0) {
         logger.warn({ orderId: data.orderId }, 'order completed without active reservations; stock not decremented (expired, released or already committed)');
       }
