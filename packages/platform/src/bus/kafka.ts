@@ -15,6 +15,7 @@
  *   services keep using the plain names.
  */
 import kafkajs from 'kafkajs';
+import './kafkajs-idle-fix';
 import type {
   Admin,
   Consumer,
