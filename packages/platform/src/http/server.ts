@@ -10,7 +10,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Logger } from '../logger';
+import { lazyChild, type Logger } from '../logger';
 import { openApiTransform, openApiTransformObject } from './openapi';
 import type { Metrics } from '../metrics';
 import { AppError, PROBLEM_CONTENT_TYPE, problemDocument, type FieldError } from '../errors';
@@ -93,9 +93,14 @@ export async function createHttpApp(options: HttpAppOptions): Promise<HttpApp> {
       });
       void (reply as unknown as FastifyReply).code(status).type(PROBLEM_CONTENT_TYPE).send(problem);
     },
-    // One child logger per request carrying both ids (instead of Fastify's child and then ours).
+    // One child logger per request carrying both ids (instead of Fastify's child and then ours),
+    // made only if the request logs something.
     childLoggerFactory: (logger, bindings, childOptions, raw) =>
-      logger.child({ ...bindings, correlationId: correlationIdOf((raw as IncomingMessage).headers[CORRELATION_ID], String(bindings.requestId ?? bindings.reqId ?? '')) }, childOptions),
+      lazyChild(
+        logger as Logger,
+        () => ({ ...bindings, correlationId: correlationIdOf((raw as IncomingMessage).headers[CORRELATION_ID], String(bindings.requestId ?? bindings.reqId ?? '')) }),
+        childOptions,
+      ),
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
