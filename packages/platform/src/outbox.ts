@@ -1,5 +1,6 @@
 import { EVENTS, makeEnvelope, topicOf, type EventData, type EventEnvelope, type EventType } from '@emporium/contracts';
 import type { Db, DbSession, Sql } from './db/types';
+import { deleteInBatches } from './db/prune';
 import type { EventBus } from './bus/types';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -82,7 +83,6 @@ export interface OutboxRelay {
   stop(): Promise<void>;
 }
 
-const PRUNE_BATCH = 1000;
 
 interface OutboxRow {
   id: number;
@@ -209,18 +209,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
    * Published rows older than the retention go, a batch at a time, oldest first (the primary key
    * leads there, so a batch reads little more than it deletes). Unpublished rows are never touched.
    */
-  const prune = async (): Promise<number> => {
-    const before = new Date(Date.now() - retainPublishedMs);
-    let total = 0;
-    for (;;) {
-      const { rowCount } = await db.query(
-        `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at < $1 ORDER BY id LIMIT ${PRUNE_BATCH})`,
-        [before],
-      );
-      total += rowCount;
-      if (rowCount < PRUNE_BATCH) return total;
-    }
-  };
+  const prune = (): Promise<number> =>
+    deleteInBatches(db, (limit) => `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at < $1 ORDER BY id LIMIT ${limit})`, [
+      new Date(Date.now() - retainPublishedMs),
+    ]);
 
   /** Waits for a NOTIFY or `ms`; true when woken. */
   const pause = (ms: number) =>

@@ -7,6 +7,7 @@ import type { Metrics } from './metrics';
 import { createOutboxRelay, type OutboxRelay } from './outbox';
 import { createEventHandler, subscribeEvents, topicsOf, type EventHandlers } from './consumer';
 import { createDeadLetterOps, type DeadLetterOps } from './ops/dead-letters';
+import { inboxCutoff, pruneInbox } from './inbox';
 
 /** What every service is given by whoever runs it (embedded runner, standalone main, tests). */
 export interface ServiceDeps {
@@ -25,14 +26,21 @@ export interface Service {
   stop(): Promise<void>;
   /** Publishes every pending outbox row now (tests and shutdown). */
   flushOutbox(): Promise<number>;
+  /**
+   * Deletes inbox rows of events the bus can no longer deliver again (handled longer ago than its
+   * retention plus a margin); runs every 10 minutes while the service is started. Resolves with how many.
+   */
+  pruneInbox(): Promise<number>;
 }
+
+const INBOX_PRUNE_INTERVAL_MS = 10 * 60_000;
 
 export interface ServiceDefinition {
   name: string;
   deps: ServiceDeps;
   app: HttpApp;
-  /** Folder of the service's plain-SQL migrations. */
-  migrationsDir: string;
+  /** Folder of the service's plain-SQL migrations (none: only the platform's outbox, inbox and idempotency tables). */
+  migrationsDir?: string;
   handlers?: EventHandlers;
   /** See EventConsumerOptions.parallelRuns: only when events of different keys never lock the same rows. */
   parallelRuns?: boolean;
@@ -47,18 +55,27 @@ export function defineService(definition: ServiceDefinition): Service {
   const { name, deps, app } = definition;
   const relay: OutboxRelay = createOutboxRelay({ db: deps.db, bus: deps.bus, logger: deps.logger.child({ component: 'outbox' }), metrics: deps.metrics });
   let subscription: Subscription | undefined;
+  const topics = topicsOf(definition.handlers ?? {});
   const consumerLogger = deps.logger.child({ component: 'consumer' });
   const deadLetters: DeadLetterOps = createDeadLetterOps({
     db: deps.db,
     bus: deps.bus,
     group: name,
-    topics: topicsOf(definition.handlers ?? {}),
+    topics,
     logger: deps.logger.child({ component: 'dead-letters' }),
     redeliver: createEventHandler({ db: deps.db, group: name, source: name, handlers: definition.handlers ?? {}, logger: consumerLogger, metrics: deps.metrics }),
   });
   deadLetters.routes(app);
   let stopBackground: Array<() => Promise<void>> = [];
   let started = false;
+  const pruneInboxNow = async (): Promise<number> => {
+    const cutoff = inboxCutoff(await deps.bus.retention(topics));
+    return cutoff ? pruneInbox(deps.db, cutoff) : 0;
+  };
+  const inboxRetention = every(INBOX_PRUNE_INTERVAL_MS, deps.logger, 'inbox prune', async () => {
+    const deleted = await pruneInboxNow();
+    if (deleted > 0) deps.logger.info({ deleted }, 'inbox rows of events the bus no longer holds deleted');
+  });
 
   return {
     name,
@@ -83,7 +100,7 @@ export function defineService(definition: ServiceDefinition): Service {
         });
         await deadLetters.start();
       }
-      stopBackground = (definition.background ?? []).map((begin) => begin());
+      stopBackground = [...(definition.background ?? []), ...(topics.length > 0 ? [inboxRetention] : [])].map((begin) => begin());
       started = true;
     },
     async stop() {
@@ -96,6 +113,7 @@ export function defineService(definition: ServiceDefinition): Service {
       await relay.stop();
     },
     flushOutbox: () => relay.flush(),
+    pruneInbox: pruneInboxNow,
   };
 }
 

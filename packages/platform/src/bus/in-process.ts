@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Db } from '../db/types';
 import { migrate } from '../db/migrate';
+import { deleteInBatches } from '../db/prune';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import {
@@ -29,6 +30,10 @@ export interface InProcessBusOptions {
   fetchSize?: number;
   /** Messages given to a subscription's batchHandler at once (one transaction). Default 20. */
   batchSize?: number;
+  /** How long the log keeps a message, like a Kafka topic's retention.ms. Default 7 days. */
+  retentionMs?: number;
+  /** How often messages past the retention are deleted. Default 10 minutes. */
+  pruneIntervalMs?: number;
 }
 
 interface LogRow {
@@ -49,6 +54,8 @@ export interface InProcessBus extends EventBus {
   replay(options?: { groups?: readonly string[] }): Promise<number>;
   /** Messages on their topics that live subscriptions have not finished yet (0 = caught up). */
   pending(): Promise<number>;
+  /** Deletes messages older than the retention (read or not, as Kafka does); resolves with how many. */
+  prune(): Promise<number>;
 }
 
 /** FNV-1a: a stable hash so one key always maps to one partition. */
@@ -83,6 +90,18 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
   /** Bumped by replay(): a partition loop that sees a new value reloads its offset. */
   const generations = new Map<string, number>();
   let closed = false;
+  const retentionMs = options.retentionMs ?? 7 * 24 * 60 * 60_000;
+  const prune = (): Promise<number> =>
+    deleteInBatches(db, (limit) => `DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE created_at < $1 ORDER BY id LIMIT ${limit})`, [
+      new Date(Date.now() - retentionMs),
+    ]);
+  const pruneTimer = setInterval(() => {
+    prune().then(
+      (deleted) => deleted > 0 && logger.info({ deleted }, 'bus messages past their retention deleted'),
+      (error: unknown) => logger.warn({ err: error }, 'bus prune failed; will retry'),
+    );
+  }, options.pruneIntervalMs ?? 10 * 60_000);
+  pruneTimer.unref();
 
   interface InternalSubscription extends Subscription {
     stopped: boolean;
@@ -320,11 +339,18 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
       }
       return total;
     },
+    prune,
+    async retention() {
+      // The oldest message of the whole log: for any topic, nothing older is left (ids follow time).
+      const { rows } = await db.query<{ created_at: Date | string }>('SELECT created_at FROM messages ORDER BY id LIMIT 1');
+      return rows[0] ? Math.max(0, Date.now() - new Date(rows[0].created_at).getTime()) : 0;
+    },
     async isReady() {
       return !closed && (await db.isReady());
     },
     async close() {
       closed = true;
+      clearInterval(pruneTimer);
       await Promise.all([...subscriptions].map((s) => s.stop()));
     },
   };

@@ -5,7 +5,8 @@
  */
 import { connect } from 'node:net';
 import { pino } from 'pino';
-import { describe, it } from 'vitest';
+import kafkajs from 'kafkajs';
+import { describe, expect, it } from 'vitest';
 import { describeEventBusContract } from './contract-suite';
 import { createKafkaBus } from './kafka';
 
@@ -60,3 +61,30 @@ describeEventBusContract(
   },
   { topicPrefix: 'contract' },
 );
+
+describe('kafka bus retention', () => {
+  it("says how old a message still on a topic can be: the topic's retention.ms plus segment.ms, and null once the topic keeps messages without limit", async () => {
+    await assertBrokerReachable();
+    const namespace = `retention-${Math.random().toString(36).slice(2, 8)}`;
+    const bus = createKafkaBus({ brokers, clientId: 'emporium-retention-test', logger, namespace });
+    const admin = new kafkajs.Kafka({ brokers, clientId: 'emporium-retention-test-admin', logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    const setTopic = (entries: Record<string, string>) =>
+      admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: `${namespace}.retention-a`, configEntries: Object.entries(entries).map(([name, value]) => ({ name, value })) }],
+      });
+    try {
+      await bus.publish([{ topic: 'retention-a', key: 'k', value: '{}' }]);
+      await setTopic({ 'retention.ms': '3600000', 'segment.ms': '600000' });
+      expect(await bus.retention(['retention-a'])).toBe(4_200_000);
+      await setTopic({ 'retention.ms': '-1', 'segment.ms': '600000' });
+      expect(await bus.retention(['retention-a'])).toBeNull();
+      await setTopic({ 'retention.ms': '3600000', 'segment.ms': '600000', 'cleanup.policy': 'compact' });
+      expect(await bus.retention(['retention-a'])).toBeNull();
+    } finally {
+      await admin.disconnect();
+      await bus.close();
+    }
+  });
+});

@@ -40,7 +40,7 @@ import {
 
 // kafkajs is CommonJS and spreads its error classes into module.exports, which Node's ESM loader
 // cannot see as named exports: take everything from the default export.
-const { Kafka, Partitioners, logLevel, KafkaJSError } = kafkajs;
+const { Kafka, Partitioners, logLevel, KafkaJSError, ConfigResourceTypes } = kafkajs;
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -286,6 +286,29 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     }
   };
 
+  /**
+   * From the topics' own settings: Kafka deletes a log segment once its newest message is older
+   * than retention.ms, and a segment takes new messages for up to segment.ms, so a message can stay
+   * for both. A topic that is compacted or kept without limit (retention.ms -1) makes it null.
+   */
+  const retention = async (topics: readonly string[]): Promise<number | null> => {
+    if (topics.length === 0) return 0;
+    await connectAdmin();
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((topic) => ({ type: ConfigResourceTypes.TOPIC, name: names.topic(topic), configNames: ['retention.ms', 'segment.ms', 'cleanup.policy'] })),
+    });
+    let longest = 0;
+    for (const resource of resources) {
+      const setting = (name: string) => resource.configEntries.find((entry) => entry.configName === name)?.configValue;
+      const keep = Number(setting('retention.ms'));
+      const segment = Number(setting('segment.ms'));
+      if (!(setting('cleanup.policy') ?? 'delete').split(',').includes('delete') || !Number.isFinite(keep) || keep < 0) return null;
+      longest = Math.max(longest, keep + (Number.isFinite(segment) && segment > 0 ? segment : 0));
+    }
+    return longest;
+  };
+
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
@@ -298,7 +321,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     ]);
   };
 
-  return { kind: 'kafka', publish, subscribe, isReady, close };
+  return { kind: 'kafka', publish, subscribe, isReady, retention, close };
 }
 
 class KafkaSubscription implements Subscription {

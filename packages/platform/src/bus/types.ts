@@ -62,6 +62,12 @@ export interface EventBus {
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** True while the bus can accept and deliver messages (used by /health/ready). */
   isReady(): Promise<boolean>;
+  /**
+   * How old a message of these topics that is still on the bus can be, in ms; null when the bus
+   * keeps them without limit. An event can be delivered again (a redelivery, a replay from the
+   * beginning) only while it is on the bus, so a consumer's inbox must remember it at least this long.
+   */
+  retention(topics: readonly string[]): Promise<number | null>;
   /** Stops every subscription (draining in-flight handlers), then disconnects. */
   close(): Promise<void>;
 }
