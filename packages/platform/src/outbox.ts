@@ -1,6 +1,7 @@
 import { EVENTS, makeEnvelope, topicOf, type EventData, type EventEnvelope, type EventType } from '@emporium/contracts';
 import type { Db, DbSession, Sql } from './db/types';
 import { deleteInBatches } from './db/prune';
+import { every } from './background';
 import type { EventBus } from './bus/types';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -83,7 +84,6 @@ export interface OutboxRelay {
   stop(): Promise<void>;
 }
 
-
 interface OutboxRow {
   id: number;
   topic: string;
@@ -110,7 +110,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const retainPublishedMs = options.retainPublishedMs ?? 7 * 24 * 3600_000;
   const pruneIntervalMs = options.pruneIntervalMs ?? 10 * 60_000;
-  let pruneTimer: NodeJS.Timeout | undefined;
+  let stopPruning: (() => Promise<void>) | undefined;
   let running = false;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
@@ -262,18 +262,15 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           return undefined;
         });
       loop = run();
-      pruneTimer = setInterval(() => {
-        prune().then(
-          (deleted) => deleted > 0 && logger.info({ deleted }, 'published outbox rows past their retention deleted'),
-          (error: unknown) => logger.warn({ err: error }, 'outbox prune failed; will retry'),
-        );
-      }, pruneIntervalMs);
-      pruneTimer.unref();
+      stopPruning = every(pruneIntervalMs, logger, 'outbox prune', async () => {
+        const deleted = await prune();
+        if (deleted > 0) logger.info({ deleted }, 'published outbox rows past their retention deleted');
+      })();
     },
     flush,
     prune,
     async stop() {
-      clearInterval(pruneTimer);
+      await stopPruning?.();
       running = false;
       wake?.();
       await loop;

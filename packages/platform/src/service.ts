@@ -8,6 +8,9 @@ import { createOutboxRelay, type OutboxRelay } from './outbox';
 import { createEventHandler, subscribeEvents, topicsOf, type EventHandlers } from './consumer';
 import { createDeadLetterOps, type DeadLetterOps } from './ops/dead-letters';
 import { inboxCutoff, pruneInbox } from './inbox';
+import { every } from './background';
+
+export { every };
 
 /** What every service is given by whoever runs it (embedded runner, standalone main, tests). */
 export interface ServiceDeps {
@@ -114,20 +117,5 @@ export function defineService(definition: ServiceDefinition): Service {
     },
     flushOutbox: () => relay.flush(),
     pruneInbox: pruneInboxNow,
-  };
-}
-
-/** Runs `task` every `intervalMs` until stopped; a failing run is logged and retried next tick. */
-export function every(intervalMs: number, logger: Logger, name: string, task: () => Promise<unknown>): () => () => Promise<void> {
-  return () => {
-    let running: Promise<unknown> = Promise.resolve();
-    const timer = setInterval(() => {
-      running = running.then(task).catch((error: unknown) => logger.warn({ err: error, task: name }, 'background task failed'));
-    }, intervalMs);
-    timer.unref();
-    return async () => {
-      clearInterval(timer);
-      await running;
-    };
   };
 }

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Db } from '../db/types';
 import { migrate } from '../db/migrate';
 import { deleteInBatches } from '../db/prune';
+import { every } from '../background';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import {
@@ -95,13 +96,10 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
     deleteInBatches(db, (limit) => `DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE created_at < $1 ORDER BY id LIMIT ${limit})`, [
       new Date(Date.now() - retentionMs),
     ]);
-  const pruneTimer = setInterval(() => {
-    prune().then(
-      (deleted) => deleted > 0 && logger.info({ deleted }, 'bus messages past their retention deleted'),
-      (error: unknown) => logger.warn({ err: error }, 'bus prune failed; will retry'),
-    );
-  }, options.pruneIntervalMs ?? 10 * 60_000);
-  pruneTimer.unref();
+  const stopPruning = every(options.pruneIntervalMs ?? 10 * 60_000, logger, 'bus prune', async () => {
+    const deleted = await prune();
+    if (deleted > 0) logger.info({ deleted }, 'bus messages past their retention deleted');
+  })();
 
   interface InternalSubscription extends Subscription {
     stopped: boolean;
@@ -350,7 +348,7 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
     },
     async close() {
       closed = true;
-      clearInterval(pruneTimer);
+      await stopPruning();
       await Promise.all([...subscriptions].map((s) => s.stop()));
     },
   };

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Db, Sql } from '../db/types';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
-import { every } from '../service';
+import { every } from '../background';
 import { principalOf } from './principal';
 
 /**
