@@ -1,24 +1,13 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEnvelope } from '@emporium/contracts';
-import { createInProcessBus, createLogger, createMetrics, createPostgresDb, ensureDatabase, type Db, type InProcessBus, type Service } from '@emporium/platform';
-import { eventually } from '@emporium/platform/testing';
+import { createInProcessBus, createLogger, createMetrics, createPostgresDb, type Db, type InProcessBus, type Service } from '@emporium/platform';
+import { eventually, freshPostgresDatabase } from '@emporium/platform/testing';
 import { startCardProcessor, type CardProcessor } from '@emporium/sandbox-card-processor';
 import { createPaymentsService } from '../src/service';
 
-const ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DATABASES = { payments: 'emporium_test_payments', processor: 'emporium_test_payments_processor' };
 
-const connect = async (database: string) => {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await admin.end();
-  await ensureDatabase(ADMIN_URL, database);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${database}`;
-  return url.toString();
-};
+const connect = freshPostgresDatabase;
 
 describe('payments on PostgreSQL with the card processor in its own database (distributed mode)', () => {
   const logger = createLogger('payments', 'silent');

@@ -1,16 +1,14 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { migrate } from '../db/migrate';
-import { createPostgresDb, ensureDatabase } from '../db/postgres';
+import { createPostgresDb } from '../db/postgres';
 import type { Db } from '../db/types';
 import { createLogger } from '../logger';
 import { createMetrics } from '../metrics';
-import { eventually } from '../testing/index';
+import { eventually, freshPostgresDatabase } from '../testing/index';
 import { createIdempotency } from './idempotency';
 import { createHttpApp, type HttpApp } from './server';
 
-const ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DATABASE = 'emporium_idempotency_test';
 
 /** Two instances of one service, each with its own pool, on one PostgreSQL database. */
@@ -21,15 +19,9 @@ describe('Idempotency-Key across two instances on PostgreSQL', () => {
   let calls = 0;
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-    await admin.end();
-    await ensureDatabase(ADMIN_URL, DATABASE);
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${DATABASE}`;
+    const url = await freshPostgresDatabase(DATABASE);
     for (const n of [1, 2]) {
-      const db = createPostgresDb({ connectionString: url.toString(), schema: 'things', max: 5 });
+      const db = createPostgresDb({ connectionString: url, schema: 'things', max: 5 });
       await migrate(db);
       await db.query('CREATE TABLE IF NOT EXISTS things (id serial PRIMARY KEY, name text NOT NULL)');
       const logger = createLogger(`instance-${n}`, 'silent');

@@ -1,4 +1,7 @@
+import pg from 'pg';
 import { createInProcessBus, type InProcessBus } from '../bus/in-process';
+import { ensureDatabase } from '../db/postgres';
+import { assertIdentifier } from '../db/types';
 import { openPglite, type SharedPglite } from '../db/pglite';
 import { createLogger } from '../logger';
 import { createMetrics } from '../metrics';
@@ -51,4 +54,22 @@ export async function eventually<T>(probe: () => Promise<T>, timeoutMs = 10_000,
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** The PostgreSQL server tests use (`POSTGRES_ADMIN_URL`, default the local one, user postgres). */
+export const POSTGRES_ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Drops `database` if a previous run left it, creates it empty, and returns its connection string. */
+export async function freshPostgresDatabase(database: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${assertIdentifier(database)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+  await ensureDatabase(POSTGRES_ADMIN_URL, database);
+  const url = new URL(POSTGRES_ADMIN_URL);
+  url.pathname = `/${database}`;
+  return url.toString();
 }

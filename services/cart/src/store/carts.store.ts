@@ -1,5 +1,5 @@
 import type { Cart } from '@emporium/contracts';
-import type { Db, Sql } from '@emporium/platform';
+import { writeChain, type Db, type Sql } from '@emporium/platform';
 import { emptyCart, mergeCarts, priceCart, type CartItem, type CartState, type ProductInfo, type Products } from '../domain/cart';
 import type { Discount } from '../domain/discount';
 import { findDiscount } from './discounts.store';
@@ -59,6 +59,20 @@ interface CartRow {
   updated_at: Date;
 }
 
+/** Changes to a cart before the locked way is taken: each is one read and one guarded write. */
+const OPTIMISTIC_ATTEMPTS = 2;
+
+/** The lines `after` no longer has, and the ones it adds or changes (in its order). */
+function lineChanges(before: CartState, after: CartState): { gone: string[]; changed: CartItem[] } {
+  const kept = new Map(after.items.map((i) => [i.productId, i.quantity]));
+  const previous = new Map(before.items.map((i) => [i.productId, i.quantity]));
+  return {
+    gone: before.items.filter((i) => !kept.has(i.productId)).map((i) => i.productId),
+    changed: after.items.filter((i) => previous.get(i.productId) !== i.quantity),
+  };
+}
+
+
 export function createCartsStore(db: Db, clock: () => Date) {
   /**
    * The cart's lines in the order they were added, plus the products in `extraIds`, each with the
@@ -112,13 +126,10 @@ export function createCartsStore(db: Db, clock: () => Date) {
 
   /** Writes only what changed between `before` and `after`; new lines keep their place at the end. Returns the cart's new updated_at. */
   async function save(tx: Sql, before: CartState, after: CartState): Promise<Date> {
-    const kept = new Map(after.items.map((i) => [i.productId, i.quantity]));
-    const gone = before.items.filter((i) => !kept.has(i.productId)).map((i) => i.productId);
+    const { gone, changed } = lineChanges(before, after);
     if (gone.length > 0) {
       await tx.query('DELETE FROM cart_lines WHERE customer_id = $1 AND product_id = ANY($2::text[])', [after.customerId, gone]);
     }
-    const previous = new Map(before.items.map((i) => [i.productId, i.quantity]));
-    const changed: CartItem[] = after.items.filter((i) => previous.get(i.productId) !== i.quantity);
     for (const item of changed) {
       await tx.query(
         `INSERT INTO cart_lines (customer_id, product_id, quantity) VALUES ($1, $2, $3)
@@ -126,11 +137,64 @@ export function createCartsStore(db: Db, clock: () => Date) {
         [after.customerId, item.productId, item.quantity],
       );
     }
-    const { rows } = await tx.query<{ updated_at: Date }>('UPDATE carts SET discount_code = $2, updated_at = now() WHERE customer_id = $1 RETURNING updated_at', [
+    const { rows } = await tx.query<{ updated_at: Date }>('UPDATE carts SET discount_code = $2, updated_at = now(), version = version + 1 WHERE customer_id = $1 RETURNING updated_at', [
       after.customerId,
       after.discountCode,
     ]);
     return rows[0]!.updated_at;
+  }
+
+  /**
+   * The cart's row (undefined when the customer has none) and lines, with the products in
+   * `extraIds`, as one statement sees them: the version read belongs to exactly these lines.
+   */
+  async function snapshot(customerId: string, extraIds: readonly string[]): Promise<Contents & { row: (CartRow & { version: number }) | undefined }> {
+    const { rows } = await db.query<ContentRow & { version: number | null; discount_code: string | null; updated_at: Date | null }>(
+      `SELECT c.version, c.discount_code, c.updated_at, ${CONTENT_COLUMNS}
+       FROM (SELECT $1::text AS customer_id) k
+       LEFT JOIN carts c ON c.customer_id = k.customer_id
+       LEFT JOIN LATERAL (SELECT product_id, quantity, added_at FROM cart_lines WHERE customer_id = k.customer_id
+                          UNION ALL SELECT id, NULL::integer, NULL::timestamptz FROM unnest($2::text[]) AS extra(id)) l ON true
+       ${CONTENT_JOINS}
+       ORDER BY l.added_at NULLS LAST, l.product_id`,
+      [customerId, [...new Set(extraIds)]],
+    );
+    const first = rows[0]!;
+    const row = first.version === null ? undefined : { version: first.version, discount_code: first.discount_code, updated_at: first.updated_at! };
+    return { ...toContents(rows.filter((r) => r.product_id !== null)), row };
+  }
+
+  /**
+   * Saves `after` in one statement if the cart is still at `version` (or, for `undefined`, still
+   * does not exist): every writer bumps the version in the transaction that changes the lines.
+   * Returns the new updated_at, or undefined when someone changed the cart in between.
+   */
+  async function saveIfUnchanged(before: CartState, after: CartState, version: number | undefined): Promise<Date | undefined> {
+    const { gone, changed } = lineChanges(before, after);
+    const chain = writeChain();
+    // The cart row's write is the guard: the lines' writes take their customer from its RETURNING,
+    // so they write nothing when it did not land.
+    const cart = chain.write(($) =>
+      version === undefined
+        ? `INSERT INTO carts (customer_id, discount_code) VALUES (${$(after.customerId)}, ${$(after.discountCode)})
+           ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id, updated_at`
+        : `UPDATE carts SET discount_code = ${$(after.discountCode)}, updated_at = now(), version = version + 1
+           WHERE customer_id = ${$(after.customerId)} AND version = ${$(version)} RETURNING customer_id, updated_at`,
+    );
+    if (gone.length > 0) {
+      chain.write(($) => `DELETE FROM cart_lines l USING ${cart} c WHERE l.customer_id = c.customer_id AND l.product_id = ANY(${$(gone)}::text[])`);
+    }
+    if (changed.length > 0) {
+      chain.write(
+        ($) => `INSERT INTO cart_lines (customer_id, product_id, quantity)
+                SELECT c.customer_id, x.product_id, x.quantity
+                FROM ${cart} c, unnest(${$(changed.map((i) => i.productId))}::text[], ${$(changed.map((i) => i.quantity))}::integer[]) WITH ORDINALITY AS x(product_id, quantity, n)
+                ORDER BY x.n
+                ON CONFLICT (customer_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity`,
+      );
+    }
+    const [saved] = await chain.run<{ updated_at: Date }>(db, () => `SELECT updated_at FROM ${cart}`);
+    return saved?.updated_at;
   }
 
   /** Applies a change to the locked cart and saves it; returns what it saved and what it looked at. */
@@ -146,29 +210,46 @@ export function createCartsStore(db: Db, clock: () => Date) {
     return { after, context, availability, updatedAt: await save(tx, cart, after) };
   }
 
+  /** The change under the cart's row lock (created on first use), in one transaction. */
+  function updateLocked(customerId: string, apply: CartChange, needs: { productIds?: string[]; discountCode?: string }): Promise<Cart> {
+    return db.transaction(async (tx) => {
+      // Created on first use and locked, in one statement (DO UPDATE locks the row it returns).
+      // The lines are read by the next statement, after the lock: a snapshot taken before
+      // waiting for it could miss a concurrent change.
+      const { rows } = await tx.query<CartRow>(
+        `INSERT INTO carts (customer_id) VALUES ($1) ON CONFLICT (customer_id) DO UPDATE SET customer_id = EXCLUDED.customer_id
+         RETURNING discount_code, updated_at`,
+        [customerId],
+      );
+      // The answer is priced from what the change saved and looked at, without reading the cart again.
+      const { after, context, availability, updatedAt } = await change(tx, customerId, rows[0]!, apply, needs);
+      const discount = !after.discountCode ? undefined : after.discountCode === needs.discountCode ? context.discount : await findDiscount(tx, after.discountCode);
+      return priceCart({ cart: after, products: context.products, availability, discount, updatedAt, now: context.now });
+    });
+  }
+
   return {
     /** The priced cart; an unknown customer has an empty one. */
     get: (customerId: string): Promise<Cart> => view(db, customerId),
 
     /**
-     * Applies `apply` to the locked cart (created on first use) and returns the priced result.
-     * A change that throws rolls everything back, the cart row included.
+     * Applies `apply` to the cart (created on first use) and returns the priced result; a change
+     * that throws writes nothing. Usually two statements, no transaction: a read, then a write that
+     * only lands if the cart's version is still the one read. After OPTIMISTIC_ATTEMPTS lost races
+     * (several changes to one cart at once) the change takes the cart's row lock and waits its turn.
      */
-    update(customerId: string, apply: CartChange, needs: { productIds?: string[]; discountCode?: string } = {}): Promise<Cart> {
-      return db.transaction(async (tx) => {
-        // Created on first use and locked, in one statement (DO UPDATE locks the row it returns).
-        // The lines are read by the next statement, after the lock: a snapshot taken before
-        // waiting for it could miss a concurrent change.
-        const { rows } = await tx.query<CartRow>(
-          `INSERT INTO carts (customer_id) VALUES ($1) ON CONFLICT (customer_id) DO UPDATE SET customer_id = EXCLUDED.customer_id
-           RETURNING discount_code, updated_at`,
-          [customerId],
-        );
-        // The answer is priced from what the change saved and looked at, without reading the cart again.
-        const { after, context, availability, updatedAt } = await change(tx, customerId, rows[0]!, apply, needs);
-        const discount = !after.discountCode ? undefined : after.discountCode === needs.discountCode ? context.discount : await findDiscount(tx, after.discountCode);
-        return priceCart({ cart: after, products: context.products, availability, discount, updatedAt, now: context.now });
-      });
+    async update(customerId: string, apply: CartChange, needs: { productIds?: string[]; discountCode?: string } = {}): Promise<Cart> {
+      for (let attempt = 1; attempt <= OPTIMISTIC_ATTEMPTS; attempt++) {
+        const { row, items, products, availability } = await snapshot(customerId, needs.productIds ?? []);
+        const before: CartState = { customerId, items, discountCode: row?.discount_code ?? null };
+        const context: ChangeContext = { products, discount: needs.discountCode ? await findDiscount(db, needs.discountCode) : undefined, now: clock() };
+        const after = apply(before, context);
+        const updatedAt = await saveIfUnchanged(before, after, row?.version);
+        if (!updatedAt) continue;
+        const discount = !after.discountCode ? undefined : after.discountCode === needs.discountCode ? context.discount : await findDiscount(db, after.discountCode);
+        return priceCart({ cart: after, products, availability, discount, updatedAt, now: context.now });
+      }
+      return updateLocked(customerId, apply, needs);
     },
 
     /**
