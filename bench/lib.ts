@@ -88,6 +88,48 @@ export function client(baseUrl: string, connections = 128) {
   };
 }
 
+/** An order that reached a terminal status, with the server's time of each status it went through. */
+export interface EndedOrder {
+  id: string;
+  status: string;
+  /** Epoch ms of the first history entry with this status (NaN if it never had it). */
+  at(status: string): number;
+}
+
+/** A round of watching stops after this many orders that have not ended yet. */
+const STILL_RUNNING_PER_ROUND = 5;
+
+/**
+ * Waits for accepted orders to end and reads each one's history once it has (server clock).
+ * Orders end roughly in the order they were placed: a round reads the oldest pending ones and stops
+ * at the first few still running, so watching costs a few requests per round instead of one per
+ * pending order — which loaded the very services being measured while they drained.
+ */
+export async function watchOrders(
+  http: ReturnType<typeof client>,
+  staffHeaders: Record<string, string>,
+  orderIds: readonly string[],
+  timeoutMs: number,
+): Promise<{ ended: EndedOrder[]; pending: string[] }> {
+  const deadline = Date.now() + timeoutMs;
+  const ended: EndedOrder[] = [];
+  const pending = new Set(orderIds);
+  while (pending.size > 0 && Date.now() < deadline) {
+    let running = 0;
+    for (const id of pending) {
+      const order = (await http.request('GET', `/api/orders/${id}`, undefined, staffHeaders)).body as { terminal: boolean; status: string; history: Array<{ status: string; at: string }> };
+      if (!order.terminal) {
+        if (++running === STILL_RUNNING_PER_ROUND) break;
+        continue;
+      }
+      pending.delete(id);
+      ended.push({ id, status: order.status, at: (s) => Date.parse(order.history.find((h) => h.status === s)?.at ?? '') });
+    }
+    if (pending.size > 0) await new Promise((r) => setTimeout(r, 250));
+  }
+  return { ended, pending: [...pending] };
+}
+
 /** Closed loop: `connections` workers hammer one request for `seconds`; returns requests/s and latencies. */
 export async function closedLoop(run: () => Promise<HttpResult>, connections: number, seconds: number) {
   const latencies: number[] = [];

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { dropServiceDatabases, SANDBOX_NAMES, SERVICE_NAMES, startDistributed, type ServiceName } from '@emporium/launcher/distributed';
 import { NO_RATE_LIMITS_ENV, signInStaff, TEST_ADMIN } from '../tests/support/auth';
-import { client, percentiles, round } from './lib';
+import { client, percentiles, round, watchOrders } from './lib';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -145,23 +145,9 @@ try {
     return placed.status === 201 ? { id: (placed.body as { id: string }).id, ms: placed.ms } : {};
   };
   const waitDone = async (orderIds: string[]) => {
-    const pending = new Set(orderIds);
-    const deadline = Date.now() + 120_000;
-    const latencies: number[] = [];
-    let completed = 0;
-    while (pending.size > 0 && Date.now() < deadline) {
-      for (const id of [...pending].slice(0, 100)) {
-        const order = (await http.request('GET', `/api/orders/${id}`, undefined, staff.headers)).body as { terminal: boolean; status: string; history: Array<{ status: string; at: string }> };
-        if (!order.terminal) continue;
-        pending.delete(id);
-        if (order.status !== 'completed') continue;
-        completed++;
-        const at = (s: string) => Date.parse(order.history.find((h) => h.status === s)?.at ?? '');
-        latencies.push(at('confirmed') - at('placed'));
-      }
-      if (pending.size > 0) await new Promise((r) => setTimeout(r, 300));
-    }
-    return { completed, confirmed: percentiles(latencies) };
+    const { ended } = await watchOrders(http, staff.headers, orderIds, 120_000);
+    const completed = ended.filter((o) => o.status === 'completed');
+    return { completed: completed.length, confirmed: percentiles(completed.map((o) => o.at('confirmed') - o.at('placed'))) };
   };
 
   log('warm-up: 40 checkouts');

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { dropServiceDatabases, startDistributed, SERVICE_NAMES } from '@emporium/launcher/distributed';
 import { NO_RATE_LIMITS_ENV, signInStaff, TEST_ADMIN, type Session } from '../tests/support/auth';
 import { hopBreakdown, hopTable, type HopFigures } from './hops';
-import { client, closedLoop, machine, percentiles, round, sampleProcesses, type HttpResult } from './lib';
+import { client, closedLoop, machine, percentiles, round, sampleProcesses, watchOrders, type HttpResult } from './lib';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const arg = (name: string, fallback: string) => {
@@ -150,9 +150,6 @@ interface CheckoutStep {
   hops?: HopFigures[];
 }
 
-/** A round of watching the drain stops after this many orders that have not ended yet. */
-const STILL_RUNNING_PER_ROUND = 5;
-
 /** Open model: a new virtual customer every 1/rate s, whatever the system's response times. */
 async function checkoutStep(http: ReturnType<typeof client>, ids: string[], rate: number, pids: Record<string, number>, staff: Session, total = rate * DURATION): Promise<CheckoutStep> {
   const orders: Array<{ id: string }> = [];
@@ -195,40 +192,24 @@ async function checkoutStep(http: ReturnType<typeof client>, ids: string[], rate
     );
   }
   await Promise.all(journeys);
-  // Give the saga time to finish what was accepted, then read each order's history (server clock).
-  // Orders end roughly in the order they were placed: a round reads the oldest pending ones and
-  // stops at the first few still running, so watching costs a few requests per round instead of
-  // one per pending order (which loaded the very services being measured while they drained).
-  const deadline = Date.now() + 60_000;
+  // Give the saga time to finish what was accepted, then read each order's history.
+  const { ended, pending } = await watchOrders(http, staff.headers, orders.map((o) => o.id), 60_000);
   const confirmed: number[] = [];
   const done: number[] = [];
   let firstPlaced = Infinity;
   let lastCompleted = 0;
-  const pending = new Set(orders.map((o) => o.id));
-  while (pending.size > 0 && Date.now() < deadline) {
-    let running = 0;
-    for (const id of pending) {
-      const res = await http.request('GET', `/api/orders/${id}`, undefined, staff.headers);
-      const order = res.body as { terminal: boolean; status: string; history: Array<{ status: string; at: string }> };
-      if (!order.terminal) {
-        if (++running === STILL_RUNNING_PER_ROUND) break;
-        continue;
-      }
-      pending.delete(id);
-      const at = (s: string) => Date.parse(order.history.find((h) => h.status === s)?.at ?? '');
-      const placedAt = at('placed');
-      firstPlaced = Math.min(firstPlaced, placedAt);
-      if (order.status === 'completed') {
-        confirmed.push(at('confirmed') - placedAt);
-        done.push(at('completed') - placedAt);
-        lastCompleted = Math.max(lastCompleted, at('completed'));
-      } else errors++;
-    }
-    if (pending.size > 0) await new Promise((r) => setTimeout(r, 250));
+  for (const order of ended) {
+    const placedAt = order.at('placed');
+    firstPlaced = Math.min(firstPlaced, placedAt);
+    if (order.status === 'completed') {
+      confirmed.push(order.at('confirmed') - placedAt);
+      done.push(order.at('completed') - placedAt);
+      lastCompleted = Math.max(lastCompleted, order.at('completed'));
+    } else errors++;
   }
   const processes = sample();
   const machineCpuPercent = machineCpu();
-  errors += pending.size;
+  errors += pending.length;
   const window = Math.max((lastCompleted - firstPlaced) / 1000, total / rate);
   return {
     rate,
