@@ -1,8 +1,8 @@
 /**
  * Where a distributed checkout's time goes, hop by hop, read after the fact from what the services
- * already record: each event's `occurredAt` (written while the producer's transaction runs), the
- * Kafka record timestamp (set by the producing relay's `sendBatch`) and the consumer's inbox row
- * (`handled_at` = start of the consumer's transaction). The follow-up event's `occurredAt` closes the
+ * and the broker already record: each event on its topic — its `occurredAt` (written while the
+ * producer's transaction runs) and the Kafka record timestamp (set by the producing relay's
+ * `sendBatch`) — and the consumer's inbox row (`handled_at` = start of the consumer's transaction). The follow-up event's `occurredAt` closes the
  * handling time of a hop. Same machine, same clock for all of them.
  */
 import kafkajs from 'kafkajs';
@@ -45,9 +45,7 @@ interface Options {
 const SERVICES = ['orders', 'inventory', 'payments', 'shipping'] as const;
 
 export async function hopBreakdown(options: Options): Promise<HopFigures[]> {
-  const wanted = new Set(options.orderIds);
-  /** eventId → { type, orderId, occurred } */
-  const events = new Map<string, { type: string; orderId: string; occurred: number }>();
+  const events = await sagaEvents(options, new Set(options.orderIds));
   /** `${consumer}|${eventId}` → handled_at */
   const handled = new Map<string, number>();
   for (const service of SERVICES) {
@@ -55,17 +53,12 @@ export async function hopBreakdown(options: Options): Promise<HopFigures[]> {
     await client.connect();
     try {
       await client.query(`SET search_path TO ${service}, public`);
-      const out = await client.query<{ event_id: string; type: string; order_id: string | null; occurred: string }>(
-        "SELECT event_id, type, payload->'data'->>'orderId' AS order_id, payload->>'occurredAt' AS occurred FROM outbox",
-      );
-      for (const r of out.rows) if (r.order_id && wanted.has(r.order_id)) events.set(r.event_id, { type: r.type, orderId: r.order_id, occurred: Date.parse(r.occurred) });
       const inbox = await client.query<{ event_id: string; handled_at: Date }>('SELECT event_id, handled_at FROM inbox WHERE consumer = $1', [service]);
       for (const r of inbox.rows) handled.set(`${service}|${r.event_id}`, r.handled_at.getTime());
     } finally {
       await client.end();
     }
   }
-  const published = await kafkaTimestamps(options, new Set(events.keys()));
 
   const byOrder = new Map<string, Map<string, string>>();
   for (const [id, e] of events) {
@@ -81,19 +74,27 @@ export async function hopBreakdown(options: Options): Promise<HopFigures[]> {
       const id = types.get(hop.event);
       const nextId = types.get(hop.next);
       if (!id) continue;
-      const occurred = events.get(id)!.occurred;
-      const sent = published.get(id);
+      const { occurred, sent } = events.get(id)!;
       const start = handled.get(`${hop.consumer}|${id}`);
-      if (sent !== undefined) relay.push(sent - occurred);
-      if (sent !== undefined && start !== undefined) delivery.push(start - sent);
+      relay.push(sent - occurred);
+      if (start !== undefined) delivery.push(start - sent);
       if (start !== undefined && nextId) handling.push(events.get(nextId)!.occurred - start);
     }
     return { event: hop.event, consumer: hop.consumer, relay: percentiles(relay), delivery: percentiles(delivery), handling: percentiles(handling) };
   });
 }
 
-/** Reads the saga's topics once from the beginning (a throwaway group) and keeps each event's record timestamp. */
-async function kafkaTimestamps(options: Options, ids: Set<string>): Promise<Map<string, number>> {
+interface SagaEvent {
+  type: string;
+  orderId: string;
+  /** The envelope's occurredAt (producer's transaction). */
+  occurred: number;
+  /** The record's timestamp (the relay's send). */
+  sent: number;
+}
+
+/** Reads the saga's topics once from the beginning (a throwaway group): each event of the orders asked about, by event id. */
+async function sagaEvents(options: Options, orderIds: Set<string>): Promise<Map<string, SagaEvent>> {
   const prefix = options.namespace ? `${options.namespace}.` : '';
   const topics = [TOPICS.orders, TOPICS.inventory, TOPICS.payments, TOPICS.shipments].map((t) => `${prefix}${t}`);
   const kafka = new kafkajs.Kafka({ clientId: 'bench-hops', brokers: options.brokers, logLevel: kafkajs.logLevel.NOTHING });
@@ -104,7 +105,7 @@ async function kafkaTimestamps(options: Options, ids: Set<string>): Promise<Map<
     for (const p of await admin.fetchTopicOffsets(topic)) expected += Number(p.high) - Number(p.low);
   }
   await admin.disconnect();
-  const found = new Map<string, number>();
+  const found = new Map<string, SagaEvent>();
   let seen = 0;
   const consumer = kafka.consumer({ groupId: `bench-hops-${Date.now()}`, maxWaitTimeInMs: 100 });
   await consumer.connect();
@@ -115,8 +116,11 @@ async function kafkaTimestamps(options: Options, ids: Set<string>): Promise<Map<
     eachBatch: async ({ batch }) => {
       for (const message of batch.messages) {
         seen++;
-        const id = message.headers?.['event-id']?.toString();
-        if (id && ids.has(id)) found.set(id, Number(message.timestamp));
+        if (!message.value) continue;
+        const envelope = JSON.parse(message.value.toString()) as { id: string; type: string; occurredAt: string; data: { orderId?: string } };
+        const orderId = envelope.data.orderId;
+        if (!orderId || !orderIds.has(orderId) || found.has(envelope.id)) continue;
+        found.set(envelope.id, { type: envelope.type, orderId, occurred: Date.parse(envelope.occurredAt), sent: Number(message.timestamp) });
       }
       if (seen >= expected) done();
     },

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS, makeEnvelope, type EventData, type EventType } from '@emporium/contracts';
 import type { Db, Service } from '@emporium/platform';
-import { createTestPlatform, eventually, type TestPlatform } from '@emporium/platform/testing';
+import { createTestPlatform, emittedEvents, eventually, type TestPlatform } from '@emporium/platform/testing';
 import { createInventoryService } from '@emporium/inventory';
 
 /**
@@ -211,7 +211,7 @@ describe('reservations under random concurrent interleavings (embedded database,
         // Orders: exactly one answer each; reserved in full or not at all; reservations ended as the order's life says.
         for (const [i, plan] of orders.entries()) {
           const id = orderId(i);
-          const answers = (await db.query<{ type: string }>("SELECT type FROM outbox WHERE key = $1 AND type IN ('stock_reserved', 'stock_insufficient')", [id])).rows.map((r) => r.type);
+          const answers = (await db.query<{ type: string }>(`SELECT type FROM ${emittedEvents('inventory')} WHERE key = $1 AND type IN ('stock_reserved', 'stock_insufficient')`, [id])).rows.map((r) => r.type);
           const { rows: outcome } = await db.query<{ outcome: string }>('SELECT outcome FROM reservation_outcomes WHERE order_id = $1', [id]);
           const { rows: held } = await db.query<{ product_id: string; quantity: number; status: string; expires_at: Date | null }>(
             'SELECT product_id, quantity, status, expires_at FROM reservations WHERE order_id = $1 ORDER BY product_id',

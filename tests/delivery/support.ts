@@ -130,11 +130,10 @@ export async function snapshotSchema(sql: Sql, schema: string): Promise<Record<s
   return snapshot;
 }
 
-export async function outboxCounts(sql: Sql, schema: string): Promise<{ total: number; pending: number }> {
-  const { rows } = await sql.query<{ total: number; pending: number }>(
-    `SELECT count(*) AS total, count(*) FILTER (WHERE published_at IS NULL) AS pending FROM ${schema}.outbox`,
-  );
-  return { total: Number(rows[0]!.total), pending: Number(rows[0]!.pending) };
+/** Events a service committed that its relay has not sent yet (the relay deletes what it sent). */
+export async function unsentEvents(sql: Sql, schema: string): Promise<number> {
+  const { rows } = await sql.query<{ n: number }>(`SELECT count(*) AS n FROM ${schema}.outbox`);
+  return Number(rows[0]!.n);
 }
 
 /** Sum of a Prometheus counter on a service's /metrics, over series whose labels include `match`. */

@@ -20,6 +20,18 @@ describe('outbox, relay and inbox on the embedded database', () => {
   });
   afterAll(() => platform.close());
 
+  /** Outbox rows as they are now, to put back after a flush: what a relay that crashed after sending, before deleting, leaves. */
+  const unsent = async (where = 'true') => {
+    const { rows } = await producerDb.query<{ event_id: string; topic: string; key: string; type: string; payload: unknown }>(
+      `SELECT event_id, topic, key, type, payload FROM outbox WHERE ${where} ORDER BY id`,
+    );
+    return async () => {
+      for (const r of rows) {
+        await producerDb.query('INSERT INTO outbox (event_id, topic, key, type, payload) VALUES ($1, $2, $3, $4, $5::jsonb)', [r.event_id, r.topic, r.key, r.type, JSON.stringify(r.payload)]);
+      }
+    };
+  };
+
   it('when migrations run twice, then the second run applies nothing', async () => {
     expect(await migrate(producerDb)).toEqual([]);
   });
@@ -57,9 +69,10 @@ describe('outbox, relay and inbox on the embedded database', () => {
     await producerDb.transaction((tx) =>
       writeOutbox(tx, [event('order_completed', 'o-1', { orderId: 'o-1', customerId: 'c-1', items: [{ productId: 'p', quantity: 1 }] })], { source: 'test' }),
     );
+    const putBack = await unsent();
     expect(await relay.flush()).toBe(1);
-    // Simulate a relay that crashed after publishing but before marking the row as sent.
-    await producerDb.query('UPDATE outbox SET published_at = NULL');
+    // Simulate a relay that crashed after publishing but before deleting the row it sent.
+    await putBack();
     expect(await relay.flush()).toBe(1);
     await eventually(async () => (await consumerDb.query<{ n: number }>('SELECT count(*)::int AS n FROM inbox')).rows[0]?.n === 1);
     await new Promise((r) => setTimeout(r, 200));
@@ -76,9 +89,10 @@ describe('outbox, relay and inbox on the embedded database', () => {
       // One key: one partition, so they are read as one run.
       writeOutbox(tx, ids.map((id) => event('order_completed', 'c-run', { orderId: id, customerId: 'c-run', items: [] })), { source: 'test' }),
     );
+    const putBack = await unsent("payload->'data'->>'orderId' = 'o-run-2'");
     await relay.flush();
-    // The relay sends one of them twice (crash before marking): the second copy is absorbed too.
-    await producerDb.query("UPDATE outbox SET published_at = NULL WHERE payload->'data'->>'orderId' = 'o-run-2'");
+    // The relay sends one of them twice (crash before deleting): the second copy is absorbed too.
+    await putBack();
     await relay.flush();
 
     const attempts: string[] = [];
@@ -102,7 +116,7 @@ describe('outbox, relay and inbox on the embedded database', () => {
     });
     const bus = platform.pglite.forSchema('bus');
     await eventually(async () => (await bus.query("SELECT 1 FROM messages WHERE topic = 'order-events.dlq' AND value::jsonb->'data'->>'orderId' = 'o-run-poison'")).rowCount === 1, 10_000, 'the poison event parked');
-    await eventually(async () => (await consumerDb.query("SELECT 1 FROM inbox WHERE consumer = 'run-consumer' AND event_id IN (SELECT (payload->>'id')::uuid FROM producer.outbox WHERE key = 'c-run')")).rowCount === 4);
+    await eventually(async () => (await consumerDb.query("SELECT 1 FROM inbox WHERE consumer = 'run-consumer' AND event_id IN (SELECT (value::jsonb->>'id')::uuid FROM bus.messages WHERE topic = 'order-events' AND key = 'c-run')")).rowCount === 4);
     await new Promise((r) => setTimeout(r, 200));
     await sub.stop();
 
@@ -112,7 +126,7 @@ describe('outbox, relay and inbox on the embedded database', () => {
     expect(attempts.filter((id) => id === 'o-run-poison')).toHaveLength(3);
     expect(attempts.filter((id) => id === 'o-run-1')).toHaveLength(2);
   });
-  it('when the running relay sends events one after another, then each is sent once and every row is marked published, the last one without a further wake-up', async () => {
+  it('when the running relay sends events one after another, then each is sent once and every row leaves the outbox, the last one without a further wake-up', async () => {
     const logger = (await import('./logger')).createLogger('t', 'silent');
     const relay = createOutboxRelay({ db: producerDb, bus: platform.bus, logger, pollIntervalMs: 60_000 });
     await relay.start();
@@ -121,11 +135,11 @@ describe('outbox, relay and inbox on the embedded database', () => {
       await producerDb.transaction((tx) => writeOutbox(tx, [event('order_completed', key, { orderId: key, customerId: 'c-mark', items: [] })], { source: 'test' }));
       await new Promise((r) => setTimeout(r, 10));
     }
-    // The poll interval is a minute: only the NOTIFY wake-ups and the mark delay can have marked them.
+    // The poll interval is a minute: only the NOTIFY wake-ups and the delete delay can have removed them.
     await eventually(
-      async () => (await producerDb.query("SELECT 1 FROM outbox WHERE key LIKE 'o-mark-%' AND published_at IS NOT NULL")).rowCount === keys.length,
+      async () => (await producerDb.query("SELECT 1 FROM outbox WHERE key LIKE 'o-mark-%'")).rowCount === 0,
       5_000,
-      'every row marked published',
+      'every row sent and deleted',
     );
     const bus = platform.pglite.forSchema('bus');
     const sent = await bus.query<{ key: string; n: number }>("SELECT key, count(*)::int AS n FROM messages WHERE key LIKE 'o-mark-%' GROUP BY key ORDER BY key");
@@ -146,17 +160,18 @@ describe('outbox, relay and inbox on the embedded database', () => {
     expect(await handle(message('order_placed', 'not json'))).toBe('ignored');
     await expect(handle(message('order_completed', 'not json'))).rejects.toThrow(/not JSON/);
   });
-  it('when published rows are older than the retention, then prune deletes them and keeps recent and unsent ones', async () => {
+  it('when the relay has deleted enough sent rows, then it vacuums the outbox, so its reads do not walk what was sent', async () => {
     const logger = (await import('./logger')).createLogger('t', 'silent');
-    const relay = createOutboxRelay({ db: producerDb, bus: platform.bus, logger, retainPublishedMs: 24 * 3600_000 });
-    const write = (key: string) =>
-      producerDb.transaction((tx) => writeOutbox(tx, [event('order_completed', key, { orderId: key, customerId: 'c-prune', items: [] })], { source: 'test' }));
-    for (const key of ['o-prune-old', 'o-prune-recent', 'o-prune-unsent']) await write(key);
-    await relay.flush();
-    await producerDb.query("UPDATE outbox SET published_at = now() - interval '2 days' WHERE key = 'o-prune-old'");
-    await producerDb.query("UPDATE outbox SET published_at = NULL WHERE key = 'o-prune-unsent'");
-    expect(await relay.prune()).toBe(1);
-    const { rows } = await producerDb.query<{ key: string }>("SELECT key FROM outbox WHERE key LIKE 'o-prune-%' ORDER BY key");
-    expect(rows.map((r) => r.key)).toEqual(['o-prune-recent', 'o-prune-unsent']);
+    const relay = createOutboxRelay({ db: producerDb, bus: platform.bus, logger, pollIntervalMs: 20, vacuumAfterRows: 25, vacuumIntervalMs: 3_600_000 });
+    const stats = async () =>
+      (await producerDb.query<{ vacuums: number; dead: number }>("SELECT vacuum_count::int AS vacuums, n_dead_tup::int AS dead FROM pg_stat_user_tables WHERE schemaname = 'producer' AND relname = 'outbox'")).rows[0]!;
+    const before = (await stats()).vacuums;
+    await relay.start();
+    for (let i = 0; i < 30; i++) {
+      await producerDb.transaction((tx) => writeOutbox(tx, [event('order_completed', `o-vac-${i}`, { orderId: `o-vac-${i}`, customerId: 'c-vac', items: [] })], { source: 'test' }));
+    }
+    await eventually(async () => (await stats()).vacuums > before, 5_000, 'a vacuum of the outbox');
+    await relay.stop();
+    expect(await producerDb.query("SELECT 1 FROM outbox WHERE key LIKE 'o-vac-%'")).toMatchObject({ rowCount: 0 });
   });
 });

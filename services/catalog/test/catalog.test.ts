@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPlatform, eventually, type TestPlatform } from '@emporium/platform/testing';
+import { createTestPlatform, emittedEvents, eventually, type TestPlatform } from '@emporium/platform/testing';
 import type { Service } from '@emporium/platform';
 import { createCatalogService } from '../src/service';
 
@@ -34,7 +34,7 @@ describe('catalog over HTTP on the embedded database', () => {
     expect(product).toMatchObject({ ...lamp, active: true, imageUrl: null });
     const read = await catalog.app.inject(`/products/${product.id}`);
     expect(read.json().name).toBe('Brass desk lamp');
-    const { rows } = await platform.deps('catalog').db.query<{ type: string }>('SELECT type FROM outbox WHERE key = $1', [product.id]);
+    const { rows } = await platform.deps('catalog').db.query<{ type: string }>(`SELECT type FROM ${emittedEvents('catalog')} WHERE key = $1`, [product.id]);
     expect(rows.map((r) => r.type)).toEqual(['product_created']);
   });
 
@@ -42,7 +42,7 @@ describe('catalog over HTTP on the embedded database', () => {
     const { id } = (await post('/products', { ...lamp, sku: 'LAMP-02' })).json();
     const patched = await catalog.app.inject({ method: 'PATCH', url: `/products/${id}`, payload: { price: { amount: 3999, currency: 'EUR' } } });
     expect(patched.json().price.amount).toBe(3999);
-    const { rows } = await platform.deps('catalog').db.query<{ type: string }>('SELECT type FROM outbox WHERE key = $1 ORDER BY id', [id]);
+    const { rows } = await platform.deps('catalog').db.query<{ type: string }>(`SELECT type FROM ${emittedEvents('catalog')} WHERE key = $1 ORDER BY seq`, [id]);
     expect(rows.map((r) => r.type)).toEqual(['product_created', 'product_updated', 'price_changed']);
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { createTestPlatform, type TestPlatform } from '@emporium/platform/testing';
+import { createTestPlatform, emittedEvents, type TestPlatform } from '@emporium/platform/testing';
 import type { Db, Service } from '@emporium/platform';
 import { createIdentityService, createTokenVerifier } from '../src/service';
 
@@ -255,7 +255,7 @@ describe('identity over HTTP on the embedded database', () => {
     const email = newEmail();
     const signedUp = (await post('/auth/signup', { email, password: PASSWORD, name: 'Hal', guestToken })).json();
     const { rows } = await db.query<{ topic: string; key: string; payload: { data: unknown } }>(
-      "SELECT topic, key, payload FROM outbox WHERE type = 'customer_signed_in' AND key = $1 ORDER BY id",
+      `SELECT topic, key, payload FROM ${emittedEvents('identity')} WHERE type = 'customer_signed_in' AND key = $1 ORDER BY seq`,
       [signedUp.customer.id],
     );
     expect(rows).toHaveLength(1);
@@ -264,7 +264,7 @@ describe('identity over HTTP on the embedded database', () => {
     expect((await post('/auth/refresh', { refreshToken: guestRefresh })).statusCode).toBe(401);
     await post('/auth/signin', { email, password: PASSWORD, guestToken });
     const after = await db.query<{ payload: { data: { guestId: string | null; via: string } } }>(
-      "SELECT payload FROM outbox WHERE type = 'customer_signed_in' AND key = $1 ORDER BY id",
+      `SELECT payload FROM ${emittedEvents('identity')} WHERE type = 'customer_signed_in' AND key = $1 ORDER BY seq`,
       [signedUp.customer.id],
     );
     expect(after.rows.map((r) => r.payload.data)).toEqual([

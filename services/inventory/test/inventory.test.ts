@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS, makeEnvelope, type EventData, type EventType } from '@emporium/contracts';
 import { createOutboxRelay, migrate, writeOutbox, event, type Db, type Service } from '@emporium/platform';
-import { createTestPlatform, eventually, type TestPlatform } from '@emporium/platform/testing';
+import { createTestPlatform, emittedEvents, eventually, type TestPlatform } from '@emporium/platform/testing';
 import { createInventoryService } from '../src/service';
 
 describe('inventory on the embedded database', () => {
@@ -71,7 +71,7 @@ describe('inventory on the embedded database', () => {
   const movements = async (productId: string) => (await inventory.app.inject(`/inventory/${productId}/movements`)).json().items;
   const outbox = async (key: string, type?: string) =>
     (await db.query<{ type: string; payload: { data: Record<string, unknown> } }>(
-      'SELECT type, payload FROM outbox WHERE key = $1 AND ($2::text IS NULL OR type = $2) ORDER BY id',
+      `SELECT type, payload FROM ${emittedEvents('inventory')} WHERE key = $1 AND ($2::text IS NULL OR type = $2) ORDER BY seq`,
       [key, type ?? null],
     )).rows;
   const reservations = async (orderId: string) =>

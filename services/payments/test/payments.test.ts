@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEnvelope, type EventData, type EventType } from '@emporium/contracts';
 import { createLogger, type Db, type Service } from '@emporium/platform';
-import { createTestPlatform, eventually, type TestPlatform } from '@emporium/platform/testing';
+import { createTestPlatform, emittedEvents, eventually, type TestPlatform } from '@emporium/platform/testing';
 import { startCardProcessor, type CardProcessor } from '@emporium/sandbox-card-processor';
 import { createPaymentsService } from '../src/service';
 import { createStripeProvider } from '../src/providers/stripe';
@@ -70,7 +70,7 @@ describe('payments over HTTP and events on the embedded database, with the sandb
   const handled = (eventId: string) =>
     eventually(async () => (await db.query('SELECT 1 FROM inbox WHERE event_id = $1', [eventId])).rowCount > 0, 10_000, `event ${eventId} handled`);
   const outbox = async (orderId: string) =>
-    (await db.query<{ type: string; payload: { data: Record<string, unknown> } }>('SELECT type, payload FROM outbox WHERE key = $1 ORDER BY id', [orderId])).rows;
+    (await db.query<{ type: string; payload: { data: Record<string, unknown> } }>(`SELECT type, payload FROM ${emittedEvents('payments')} WHERE key = $1 ORDER BY seq`, [orderId])).rows;
 
   const requestPayment = async (token: string, amount = 5000) => {
     const orderId = `ord-${++orderNumber}`;

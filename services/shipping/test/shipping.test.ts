@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEnvelope, type EventData, type EventType } from '@emporium/contracts';
-import { createTestPlatform, eventually, type TestPlatform } from '@emporium/platform/testing';
+import { createTestPlatform, emittedEvents, eventually, type TestPlatform } from '@emporium/platform/testing';
 import type { Db, Service } from '@emporium/platform';
 import { createShippingService } from '../src/service';
 import { luhnCheckDigit, SANDBOX_TRACKING_NUMBER } from '../src/carriers/sandbox';
@@ -60,7 +60,7 @@ describe('shipping on the embedded database and bus', () => {
       return res.statusCode === 200 ? res.json() : undefined;
     }, 10_000, `shipment of ${orderId}`);
   const outbox = async (orderId: string) =>
-    (await db.query<{ type: string; topic: string; payload: { data: Record<string, unknown> } }>('SELECT type, topic, payload FROM outbox WHERE key = $1 ORDER BY id', [orderId])).rows;
+    (await db.query<{ type: string; topic: string; payload: { data: Record<string, unknown> } }>(`SELECT type, topic, payload FROM ${emittedEvents('shipping')} WHERE key = $1 ORDER BY seq`, [orderId])).rows;
   const setStatus = (shipmentId: string, payload: unknown) =>
     shipping.app.inject({ method: 'POST', url: `/shipments/${shipmentId}/status`, payload: payload as object });
 

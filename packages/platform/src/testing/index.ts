@@ -73,3 +73,20 @@ export async function freshPostgresDatabase(database: string): Promise<string> {
   url.pathname = `/${database}`;
   return url.toString();
 }
+
+/**
+ * The events `service` emitted on the embedded platform, sent or not yet, as a table to select
+ * from: `event_id, topic, key, type, payload, seq` (`seq` orders them as written). Its outbox holds
+ * what the relay has not sent and the bus's log what it has; the relay deletes a row only once the
+ * bus took it, so every committed event is in one or both, and this lists it once.
+ *   `SELECT type FROM ${emittedEvents('catalog')} WHERE key = $1 ORDER BY seq`
+ */
+export function emittedEvents(service: string): string {
+  const schema = assertIdentifier(service);
+  return `(SELECT DISTINCT ON (event_id) event_id, topic, key, type, payload, seq FROM (
+      SELECT (value::jsonb->>'id')::uuid AS event_id, topic, key, value::jsonb->>'type' AS type, value::jsonb AS payload, id AS seq
+      FROM bus.messages WHERE topic NOT LIKE '%.dlq' AND value::jsonb->>'source' = '${schema}'
+      UNION ALL
+      SELECT event_id, topic, key, type, payload, id + 1000000000000 AS seq FROM ${schema}.outbox
+    ) sent_or_not ORDER BY event_id, seq) emitted`;
+}
