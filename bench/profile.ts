@@ -3,7 +3,7 @@
  * at a fixed rate and divides, by the checkouts completed, each process's CPU time (every service,
  * the gateway, the card processor, the PostgreSQL backends of this run's databases, the Kafka broker,
  * the load generator) and each database's transactions and row operations.
- *   tsx bench/profile.ts --rate 20 --duration 20 [--cpu-prof <dir>] [--log-statements]
+ *   tsx bench/profile.ts --rate 20 --duration 20 [--warm-up 40] [--cpu-prof <dir>] [--log-statements]
  * --cpu-prof writes a V8 profile per process (CPU.<pid>.cpuprofile) into <dir> when it stops (open in Chrome DevTools, or
  * summarize with `tsx bench/profile-summary.ts <dir>`); --log-statements sets `log_statement = all` on
  * this run's databases, so the PostgreSQL server log holds every statement (counted per database at the end).
@@ -25,6 +25,7 @@ const DURATION = Number(arg('duration', '20'));
 const PREFIX = arg('db-prefix', 'perf2_prof');
 const PORT = Number(arg('port', '3870'));
 const CPU_PROF = arg('cpu-prof', '');
+const WARM_UP = Number(arg('warm-up', '40'));
 const LOG_STATEMENTS = process.argv.includes('--log-statements');
 const ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SERVER_LOG = '/var/log/postgresql/postgresql-15-main.log';
@@ -150,8 +151,22 @@ try {
     return { completed: completed.length, confirmed: percentiles(completed.map((o) => o.at('confirmed') - o.at('placed'))) };
   };
 
-  log('warm-up: 40 checkouts');
-  await waitDone((await Promise.all(Array.from({ length: 40 }, (_, i) => checkout(i)))).flatMap((r) => (r.id ? [r.id] : [])));
+  /** Open model: a checkout every 1/rate s for `count` checkouts, whatever the answers' times. */
+  const offer = async (count: number, rate: number) => {
+    const began = performance.now();
+    const journeys: Promise<{ id?: string; ms?: number }>[] = [];
+    for (let i = 0; i < count; i++) {
+      const wait = began + (i * 1000) / rate - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      journeys.push(checkout(i));
+    }
+    return Promise.all(journeys);
+  };
+
+  // V8 compiles the hot paths of every process while the first few hundred checkouts run: without
+  // a warm-up, the optimizing compiler's work is counted as the checkouts' CPU.
+  log(`warm-up: ${WARM_UP} checkouts at ${Math.max(RATE, 5)}/s`);
+  await waitDone((await offer(WARM_UP, Math.max(RATE, 5))).flatMap((r) => (r.id ? [r.id] : [])));
 
   const pids = Object.fromEntries(names.map((n) => [n, platform.pid(n)!]));
   const broker = kafkaPid();
@@ -174,13 +189,7 @@ try {
   log(`checkouts at ${RATE}/s for ${DURATION} s`);
   // --rate 0: the platform idle for the duration (per-second figures below are then per 1 s … 'checkout').
   if (RATE === 0) await new Promise((r) => setTimeout(r, DURATION * 1000));
-  const journeys: Promise<{ id?: string; ms?: number }>[] = [];
-  for (let i = 0; i < RATE * DURATION; i++) {
-    const wait = started + (i * 1000) / RATE - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    journeys.push(checkout(i));
-  }
-  const results = await Promise.all(journeys);
+  const results = await offer(RATE * DURATION, RATE);
   const { completed, confirmed } = await waitDone(results.flatMap((r) => (r.id ? [r.id] : [])));
   const seconds = (performance.now() - started) / 1000;
   const after = {
