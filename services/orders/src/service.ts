@@ -48,10 +48,12 @@ export async function createOrdersService(deps: ServiceDeps, options: OrdersOpti
   const idempotency = createIdempotency({ db: deps.db, logger: deps.logger });
   const changes = createOrderChanges(deps.db, deps.logger);
   app.addHook('onClose', () => changes.close());
+  const cartClient = options.cart ? undefined : createCartClient(options.cartUrl);
+  if (cartClient) app.addHook('onClose', () => cartClient.close());
   ordersRoutes(app, {
     changes,
     store,
-    cart: options.cart ?? createCartClient(options.cartUrl),
+    cart: options.cart ?? ((customerId) => cartClient!.read(customerId)),
     reservationTtlMs: options.reservationTtlMs ?? 15 * 60_000,
     idempotency,
   });
