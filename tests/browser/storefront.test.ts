@@ -50,15 +50,17 @@ run('storefront in a browser', () => {
     return { context, page, errors };
   }
 
+  /** As long as the pages wait for anything (`setDefaultTimeout`): on 2 busy cores a view can take more than expect.poll's default second. */
+  const UI = { timeout: 15_000 };
   const heading = (page: Page) => page.locator('h1');
   const cartCount = (page: Page) => page.locator('.cart-link .badge');
 
   async function addToCart(page: Page, search: string, productName: string, quantity = 1) {
     await page.getByRole('searchbox', { name: 'Search products' }).fill(search);
     await page.getByRole('button', { name: 'Search', exact: true }).click();
-    await expect.poll(() => heading(page).textContent()).toContain(search);
+    await expect.poll(() => heading(page).textContent(), UI).toContain(search);
     await page.getByRole('link', { name: productName }).click();
-    await expect.poll(() => heading(page).textContent()).toBe(productName);
+    await expect.poll(() => heading(page).textContent(), UI).toBe(productName);
     await page.getByLabel('Quantity', { exact: true }).fill(String(quantity));
     await page.getByRole('button', { name: 'Add to cart' }).click();
     await page.getByText(`Added ${quantity} × ${productName} to your cart.`).first().waitFor();
@@ -106,7 +108,7 @@ run('storefront in a browser', () => {
     await shot(page, 'home');
 
     await page.getByRole('link', { name: 'Create account' }).click();
-    await expect.poll(() => heading(page).textContent()).toBe('Create an account');
+    await expect.poll(() => heading(page).textContent(), UI).toBe('Create an account');
     await page.getByLabel('Your name').fill('Ada Shopper');
     await page.getByLabel('Email').fill(email());
     await page.getByLabel('Password').fill(password());
@@ -125,7 +127,7 @@ run('storefront in a browser', () => {
     await page.getByRole('button', { name: 'Add to cart' }).click();
     await page.getByText('Added 1 × Brass desk lamp to your cart.').first().waitFor();
     await addToCart(page, 'mug', 'Stoneware mug', 2);
-    await expect.poll(() => cartCount(page).textContent()).toBe('3');
+    await expect.poll(() => cartCount(page).textContent(), UI).toBe('3');
     await shot(page, 'added-to-cart');
 
     await page.getByRole('link', { name: /^Cart/ }).click();
@@ -140,11 +142,11 @@ run('storefront in a browser', () => {
     await shot(page, 'discount-applied');
 
     await page.getByRole('link', { name: 'Go to checkout' }).click();
-    await expect.poll(() => heading(page).textContent()).toBe('Checkout');
+    await expect.poll(() => heading(page).textContent(), UI).toBe('Checkout');
     await fillCheckout(page, '4242 4242 4242 4242');
     await shot(page, 'checkout-filled');
     await page.getByRole('button', { name: 'Place order' }).click();
-    await expect.poll(() => heading(page).textContent(), { timeout: 15_000 }).toBe('Thank you for your order');
+    await expect.poll(() => heading(page).textContent(), UI).toBe('Thank you for your order');
     await markDocument(page);
     await shot(page, 'order-placed');
 
@@ -226,7 +228,7 @@ run('storefront in a browser', () => {
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('link', { name: 'Sign in' }).waitFor();
-    await expect.poll(() => cartCount(page).textContent()).toBe('0');
+    await expect.poll(() => cartCount(page).textContent(), UI).toBe('0');
     await shot(page, 'signed-out');
     expect(errors).toEqual([]);
     await context.close();
@@ -263,14 +265,14 @@ run('storefront in a browser', () => {
     await tabTo(/^Search products$/);
     await page.keyboard.type('oak');
     await page.keyboard.press('Enter');
-    await expect.poll(async () => (await focused()).tag).toBe('H1');
+    await expect.poll(async () => (await focused()).tag, UI).toBe('H1');
     expect((await focused()).name).toContain('Search results for “oak”');
     await shot(page, 'search-results-focused');
 
     await tabTo(/^Oak dining chair$/);
     await shot(page, 'product-link-focused');
     await page.keyboard.press('Enter');
-    await expect.poll(async () => (await focused()).name).toBe('Oak dining chair');
+    await expect.poll(async () => (await focused()).name, UI).toBe('Oak dining chair');
     await tabTo(/^Quantity$/);
     await page.keyboard.press('Control+A');
     await page.keyboard.type('2');
@@ -279,21 +281,21 @@ run('storefront in a browser', () => {
     await page.keyboard.press('Enter');
     await page.getByText('Added 2 × Oak dining chair to your cart.').first().waitFor();
     // The announcement reaches screen readers through the polite live region.
-    await expect.poll(() => page.locator('.status-bar[role="status"]').textContent()).toContain('Added 2 × Oak dining chair');
+    await expect.poll(() => page.locator('.status-bar[role="status"]').textContent(), UI).toContain('Added 2 × Oak dining chair');
 
     await page.keyboard.press('Shift+Tab');
     await tabTo(/^Cart/);
     await page.keyboard.press('Enter');
-    await expect.poll(async () => (await focused()).name).toBe('Your cart');
+    await expect.poll(async () => (await focused()).name, UI).toBe('Your cart');
     await tabTo(/^Go to checkout$/);
     await shot(page, 'checkout-link-focused');
     await page.keyboard.press('Enter');
-    await expect.poll(async () => (await focused()).name).toBe('Checkout');
+    await expect.poll(async () => (await focused()).name, UI).toBe('Checkout');
 
     // An empty form submitted by keyboard: errors next to each field, focus on the first.
     await tabTo(/^Place order$/);
     await page.keyboard.press('Enter');
-    await expect.poll(async () => (await focused()).name).toBe('Full name');
+    await expect.poll(async () => (await focused()).name, UI).toBe('Full name');
     expect(await page.locator('.field-error').count()).toBeGreaterThanOrEqual(5);
     await shot(page, 'errors-next-to-fields');
 
@@ -313,7 +315,7 @@ run('storefront in a browser', () => {
     await tabTo(/^Place order$/);
     await shot(page, 'form-filled-by-keyboard');
     await page.keyboard.press('Enter');
-    await expect.poll(async () => (await focused()).name, { timeout: 15_000 }).toBe('Thank you for your order');
+    await expect.poll(async () => (await focused()).name, UI).toBe('Thank you for your order');
     await page.locator('[data-testid="order-status"][data-status="completed"]').waitFor({ timeout: FINAL_STATUS_MS });
     await shot(page, 'order-completed');
     expect(errors).toEqual([]);
