@@ -5,9 +5,9 @@
  * state. The cart is emptied every 50 adds, so it stays a realistic size.
  *   tsx bench/add-to-cart.ts [--rounds 3] [--adds 500] [--port 3860] [--db-prefix perf_add]
  */
-import { dropServiceDatabases, SERVICE_NAMES, startDistributed } from '@emporium/launcher/distributed';
-import { NO_RATE_LIMITS_ENV, signInStaff, TEST_ADMIN } from '../tests/support/auth';
-import { client, percentiles, round } from './lib';
+import { dropServiceDatabases } from '@emporium/launcher/distributed';
+import { signInStaff } from '../tests/support/auth';
+import { client, percentiles, round, startBenchPlatform } from './lib';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -20,14 +20,7 @@ const PREFIX = arg('db-prefix', 'perf_add');
 const NAMESPACE = `add-${Math.random().toString(36).slice(2, 8)}`;
 
 await dropServiceDatabases(PREFIX);
-const platform = await startDistributed({
-  gatewayPort: PORT,
-  servicePortBase: PORT,
-  databasePrefix: PREFIX,
-  logLevel: 'warn',
-  admin: TEST_ADMIN,
-  env: { gateway: NO_RATE_LIMITS_ENV, ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, { KAFKA_NAMESPACE: NAMESPACE }])) },
-});
+const platform = await startBenchPlatform({ prefix: PREFIX, port: PORT, namespace: NAMESPACE });
 const viaGateway = client(platform.url);
 const direct = client(platform.urls.cart);
 try {

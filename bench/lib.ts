@@ -2,6 +2,27 @@ import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { execSync } from 'node:child_process';
 import { Pool } from 'undici';
+import { SANDBOX_NAMES, SERVICE_NAMES, startDistributed } from '@emporium/launcher/distributed';
+import { NO_RATE_LIMITS_ENV, TEST_ADMIN } from '../tests/support/auth';
+
+/**
+ * The distributed platform as the bench tools run it: ports from `port`, databases `<prefix>_<service>`,
+ * a Kafka namespace of its own, logs at warn, no rate limits at the gateway. `env` goes to every
+ * service and sandbox, `gatewayEnv` to the gateway. The caller prepares (drops) the databases.
+ */
+export function startBenchPlatform(options: { prefix: string; port: number; namespace: string; env?: Record<string, string>; gatewayEnv?: Record<string, string> }) {
+  return startDistributed({
+    gatewayPort: options.port,
+    servicePortBase: options.port,
+    databasePrefix: options.prefix,
+    logLevel: 'warn',
+    admin: TEST_ADMIN,
+    env: {
+      gateway: { ...NO_RATE_LIMITS_ENV, ...options.gatewayEnv },
+      ...Object.fromEntries([...SERVICE_NAMES, ...SANDBOX_NAMES].map((name) => [name, { KAFKA_NAMESPACE: options.namespace, ...options.env }])),
+    },
+  });
+}
 
 /** Latency percentiles in ms (nearest rank). */
 export function percentiles(samples: number[]): { p50: number; p95: number; p99: number; max: number; n: number } {

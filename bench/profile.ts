@@ -12,9 +12,9 @@ import { execSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { dropServiceDatabases, SANDBOX_NAMES, SERVICE_NAMES, startDistributed, type ServiceName } from '@emporium/launcher/distributed';
-import { NO_RATE_LIMITS_ENV, signInStaff, TEST_ADMIN } from '../tests/support/auth';
-import { client, percentiles, round, watchOrders } from './lib';
+import { dropServiceDatabases, SANDBOX_NAMES, SERVICE_NAMES, type ServiceName } from '@emporium/launcher/distributed';
+import { signInStaff } from '../tests/support/auth';
+import { client, percentiles, round, startBenchPlatform, watchOrders } from './lib';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -102,20 +102,9 @@ async function prepareDatabases() {
 
 // Node 20 refuses --cpu-prof in NODE_OPTIONS: a preloaded module runs the profiler instead.
 const profiling: Record<string, string> = CPU_PROF ? { NODE_OPTIONS: `--import ${join(import.meta.dirname, 'cpu-profiler.mjs')}`, CPU_PROFILE_DIR: resolve(CPU_PROF) } : {};
-const env: Record<string, string> = { KAFKA_NAMESPACE: NAMESPACE, ...profiling };
-const extra = (process.env.PROFILE_ENV ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]);
+const extra = Object.fromEntries((process.env.PROFILE_ENV ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
 await prepareDatabases();
-const platform = await startDistributed({
-  gatewayPort: PORT,
-  servicePortBase: PORT,
-  databasePrefix: PREFIX,
-  logLevel: 'warn',
-  admin: TEST_ADMIN,
-  env: {
-    gateway: { ...NO_RATE_LIMITS_ENV, ...profiling },
-    ...Object.fromEntries([...SERVICE_NAMES, ...SANDBOX_NAMES].map((name) => [name, { ...env, ...Object.fromEntries(extra) }])),
-  },
-});
+const platform = await startBenchPlatform({ prefix: PREFIX, port: PORT, namespace: NAMESPACE, env: { ...profiling, ...extra }, gatewayEnv: profiling });
 const names: ServiceName[] = [...SERVICE_NAMES, ...SANDBOX_NAMES, 'gateway'];
 const http = client(platform.url);
 try {

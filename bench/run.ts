@@ -8,10 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { dropServiceDatabases, startDistributed, SERVICE_NAMES } from '@emporium/launcher/distributed';
+import { dropServiceDatabases, SERVICE_NAMES } from '@emporium/launcher/distributed';
 import { NO_RATE_LIMITS_ENV, signInStaff, TEST_ADMIN, type Session } from '../tests/support/auth';
 import { hopBreakdown, hopTable, type HopFigures } from './hops';
-import { client, closedLoop, machine, percentiles, round, sampleProcesses, watchOrders, type HttpResult } from './lib';
+import { client, closedLoop, machine, percentiles, round, sampleProcesses, startBenchPlatform, watchOrders, type HttpResult } from './lib';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const arg = (name: string, fallback: string) => {
@@ -80,14 +80,7 @@ async function startEmbeddedChild(): Promise<Platform> {
 
 async function startDistributedBench(): Promise<Platform> {
   await dropServiceDatabases(DB_PREFIX);
-  const platform = await startDistributed({
-    gatewayPort: PORT_BASE,
-    servicePortBase: PORT_BASE,
-    databasePrefix: DB_PREFIX,
-    logLevel: 'warn',
-    admin: TEST_ADMIN,
-    env: { gateway: NO_RATE_LIMITS_ENV, ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, { KAFKA_NAMESPACE: NAMESPACE }])) },
-  });
+  const platform = await startBenchPlatform({ prefix: DB_PREFIX, port: PORT_BASE, namespace: NAMESPACE });
   const pids = Object.fromEntries([...SERVICE_NAMES, 'gateway' as const].map((n) => [n, platform.pid(n)!]));
   return { url: platform.url, pids, stop: platform.stop };
 }

@@ -210,6 +210,15 @@ export function createCartsStore(db: Db, clock: () => Date) {
     return { after, context, availability, updatedAt: await save(tx, cart, after) };
   }
 
+  /**
+   * The answer to a change, priced from what it saved and looked at, without reading the cart again
+   * (its discount code's row only when the change kept a code it did not ask about).
+   */
+  async function priced(sql: Sql, after: CartState, context: ChangeContext, availability: Map<string, number>, updatedAt: Date, needs: { discountCode?: string }): Promise<Cart> {
+    const discount = !after.discountCode ? undefined : after.discountCode === needs.discountCode ? context.discount : await findDiscount(sql, after.discountCode);
+    return priceCart({ cart: after, products: context.products, availability, discount, updatedAt, now: context.now });
+  }
+
   /** The change under the cart's row lock (created on first use), in one transaction. */
   function updateLocked(customerId: string, apply: CartChange, needs: { productIds?: string[]; discountCode?: string }): Promise<Cart> {
     return db.transaction(async (tx) => {
@@ -221,10 +230,8 @@ export function createCartsStore(db: Db, clock: () => Date) {
          RETURNING discount_code, updated_at`,
         [customerId],
       );
-      // The answer is priced from what the change saved and looked at, without reading the cart again.
       const { after, context, availability, updatedAt } = await change(tx, customerId, rows[0]!, apply, needs);
-      const discount = !after.discountCode ? undefined : after.discountCode === needs.discountCode ? context.discount : await findDiscount(tx, after.discountCode);
-      return priceCart({ cart: after, products: context.products, availability, discount, updatedAt, now: context.now });
+      return priced(tx, after, context, availability, updatedAt, needs);
     });
   }
 
@@ -245,9 +252,7 @@ export function createCartsStore(db: Db, clock: () => Date) {
         const context: ChangeContext = { products, discount: needs.discountCode ? await findDiscount(db, needs.discountCode) : undefined, now: clock() };
         const after = apply(before, context);
         const updatedAt = await saveIfUnchanged(before, after, row?.version);
-        if (!updatedAt) continue;
-        const discount = !after.discountCode ? undefined : after.discountCode === needs.discountCode ? context.discount : await findDiscount(db, after.discountCode);
-        return priceCart({ cart: after, products, availability, discount, updatedAt, now: context.now });
+        if (updatedAt) return priced(db, after, context, availability, updatedAt, needs);
       }
       return updateLocked(customerId, apply, needs);
     },
