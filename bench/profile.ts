@@ -9,7 +9,7 @@
  * this run's databases, so the PostgreSQL server log holds every statement (counted per database at the end).
  */
 import { execSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { dropServiceDatabases, SANDBOX_NAMES, SERVICE_NAMES, type ServiceName } from '@emporium/launcher/distributed';
@@ -101,6 +101,7 @@ async function prepareDatabases() {
 }
 
 // Node 20 refuses --cpu-prof in NODE_OPTIONS: a preloaded module runs the profiler instead.
+if (CPU_PROF) mkdirSync(CPU_PROF, { recursive: true });
 const profiling: Record<string, string> = CPU_PROF ? { NODE_OPTIONS: `--import ${join(import.meta.dirname, 'cpu-profiler.mjs')}`, CPU_PROFILE_DIR: resolve(CPU_PROF) } : {};
 const extra = Object.fromEntries((process.env.PROFILE_ENV ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
 await prepareDatabases();

@@ -417,6 +417,27 @@ export function describeEventBusContract(
     );
 
     it(
+      'when a subscription that handled messages is stopped, then the next subscription of the group receives only the messages published after them',
+      async () => {
+        const topic = unique('resume');
+        const group = unique('resume-group');
+        const before = Array.from({ length: 6 }, (_, i) => ({ topic, key: `cart-${i % 3}`, value: `before-${i}` }));
+        await bus.publish(before);
+        const firstRun: string[] = [];
+        const first = await subscribe(bus, { group, topics: [topic], handler: async (message) => void firstRun.push(message.value) });
+        await waitFor(() => firstRun.length >= before.length, () => `${before.length} messages, got ${firstRun.join(',')}`);
+        await withDeadline(first.stop(), waitTimeoutMs, 'stop() of the first subscription');
+
+        await bus.publish([{ topic, key: 'cart-0', value: 'after-0' }, { topic, key: 'cart-1', value: 'after-1' }]);
+        const secondRun: string[] = [];
+        await subscribe(bus, { group, topics: [topic], handler: async (message) => void secondRun.push(message.value) });
+        await waitFor(() => secondRun.length >= 2, () => `the 2 new messages, got ${secondRun.join(',')}`);
+        expect(secondRun.sort()).toEqual(['after-0', 'after-1']);
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
       'when the bus is connected, then isReady() is true',
       async () => {
         await expect(bus.isReady()).resolves.toBe(true);

@@ -6,6 +6,7 @@
 import { connect } from 'node:net';
 import { pino } from 'pino';
 import kafkajs from 'kafkajs';
+import type { Consumer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { describeEventBusContract } from './contract-suite';
 import { createKafkaBus } from './kafka';
@@ -82,6 +83,51 @@ describe('kafka bus retention', () => {
       expect(await bus.retention(['retention-a'])).toBeNull();
       await setTopic({ 'retention.ms': '3600000', 'segment.ms': '600000', 'cleanup.policy': 'compact' });
       expect(await bus.retention(['retention-a'])).toBeNull();
+    } finally {
+      await admin.disconnect();
+      await bus.close();
+    }
+  });
+});
+
+describe('kafka bus offset commits', () => {
+  it('commits what a running subscription handled within about a second, in one commit per interval rather than one per message, without waiting for more messages or a stop', async () => {
+    await assertBrokerReachable();
+    const namespace = `commits-${Math.random().toString(36).slice(2, 8)}`;
+    const bus = createKafkaBus({ brokers, clientId: 'emporium-commit-test', logger, namespace });
+    const kafka = new kafkajs.Kafka({ brokers, clientId: 'emporium-commit-test-admin', logLevel: kafkajs.logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    let commits = 0;
+    const committedTotal = async () => {
+      const [topic] = await admin.fetchOffsets({ groupId: `${namespace}.committer`, topics: [`${namespace}.commits-a`] });
+      return topic!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+    };
+    try {
+      const handled: string[] = [];
+      const subscription = await bus.subscribe({ group: 'committer', topics: ['commits-a'], handler: async (message) => void handled.push(message.value) });
+      // Counts the consumer's commit requests through kafkajs' instrumentation of the group's own client.
+      const consumer = (subscription as unknown as { consumer: Consumer }).consumer;
+      consumer.on(consumer.events.REQUEST, ({ payload }) => {
+        if (payload.apiName === 'OffsetCommit') commits++;
+      });
+      for (let i = 0; i < 20; i++) {
+        await bus.publish([{ topic: 'commits-a', key: `k${i % 3}`, value: `m${i}` }]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const deadline = Date.now() + 10_000;
+      while (handled.length < 20 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(handled).toHaveLength(20);
+      // No more messages: the interval alone commits the last ones.
+      let total = await committedTotal();
+      while (total < 20 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        total = await committedTotal();
+      }
+      expect(total).toBe(20);
+      // 20 messages handled over ~1 s (most in batches of one): a commit per interval, not per batch.
+      expect(commits).toBeLessThanOrEqual(5);
+      await subscription.stop();
     } finally {
       await admin.disconnect();
       await bus.close();
