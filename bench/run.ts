@@ -381,6 +381,6 @@ process.stdout.write(`${text}\n`);
 // Everything above closes what it opened; should a library keep a handle open, say which and end anyway.
 setTimeout(() => {
   const handles = (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles().map((h) => h.constructor.name);
-  log(`still running 5 s after the report (${handles.join(', ')}); exiting`);
+  log(`still running 5 s after the report (handles: ${handles.join(', ')}; resources: ${process.getActiveResourcesInfo().join(', ')}); exiting`);
   process.exit(0);
 }, 5_000).unref();
