@@ -354,6 +354,25 @@ run('storefront in a browser', () => {
     await context.close();
   }, 120_000);
 
+  it('when an announcement comes and goes, then the page under it does not move', async () => {
+    const shot = screenshots('announcement');
+    const { page, errors } = await openContext(shot);
+    await page.goto(store.url);
+    const bar = page.locator('.status-bar');
+    const top = async () => (await page.locator('main').boundingBox())!.y;
+    await expect.poll(() => bar.textContent(), UI).toBe('');
+    const quiet = await top();
+    await page.getByRole('searchbox', { name: 'Search products' }).fill('kettle');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    // The results are announced a moment after they show: a shopper may be reaching for a link then.
+    await expect.poll(() => bar.textContent(), UI).toMatch(/found for “kettle”/);
+    await shot(page, 'announced');
+    expect(await top()).toBe(quiet);
+    await expect.poll(() => bar.textContent(), UI).toBe('');
+    expect(await top()).toBe(quiet);
+    expect(errors).toEqual([]);
+  }, 60_000);
+
   it('when something is wrong, then the message says what and sits next to the field', async () => {
     const shot = screenshots('errors');
     const { context, page, errors } = await openContext(shot);
