@@ -23,6 +23,7 @@ const MAX_WAIT = Number(arg('max-wait', '500'));
 const ROLE = arg('role', 'main');
 const TOPIC = arg('topic', `kafka-client-${Math.random().toString(36).slice(2, 8)}`);
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const kafka = new kafkajs.Kafka({ brokers, clientId: 'bench-kafka-client', logLevel: kafkajs.logLevel.NOTHING });
 // About the size of one of our event envelopes.
 const value = JSON.stringify({ id: crypto.randomUUID(), type: 'order_confirmed', data: { orderId: 'ord_123', items: [{ productId: 'p1', quantity: 1 }], note: 'x'.repeat(300) } });
 const cpuMs = () => {
@@ -39,7 +40,7 @@ const pace = async (start: number, i: number) => {
 };
 
 async function produceWithKafkajs(): Promise<void> {
-  const producer = new kafkajs.Kafka({ brokers, clientId: 'bench-kafka-client', logLevel: kafkajs.logLevel.NOTHING }).producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const [cpuStart, wallStart] = [cpuMs(), performance.now()];
   for (let i = 0; i < MESSAGES; i++) {
@@ -51,7 +52,7 @@ async function produceWithKafkajs(): Promise<void> {
 }
 
 async function consumeWithKafkajs(): Promise<void> {
-  const consumer = new kafkajs.Kafka({ brokers, clientId: 'bench-kafka-client', logLevel: kafkajs.logLevel.NOTHING }).consumer({ groupId: TOPIC, maxWaitTimeInMs: MAX_WAIT, minBytes: MIN_BYTES });
+  const consumer = kafka.consumer({ groupId: TOPIC, maxWaitTimeInMs: MAX_WAIT, minBytes: MIN_BYTES });
   await consumer.connect();
   await consumer.subscribe({ topics: [TOPIC], fromBeginning: true });
   let got = 0;
@@ -137,19 +138,16 @@ function child(role: string): { ready: Promise<void>; done: Promise<string> } {
 if (ROLE === 'produce') await (CLIENT === 'platformatic' ? produceWithPlatformatic() : produceWithKafkajs());
 else if (ROLE === 'consume') await (CLIENT === 'platformatic' ? consumeWithPlatformatic() : consumeWithKafkajs());
 else {
-  const admin = new kafkajs.Kafka({ brokers, clientId: 'bench-kafka-client-admin', logLevel: kafkajs.logLevel.NOTHING }).admin();
+  const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC, numPartitions: 8, replicationFactor: 1 }] });
-  await admin.disconnect();
   const consumer = child('consume');
   await consumer.ready;
   // The member joins the group after `ready`: give it the partitions before the first message.
   await sleep(4000);
   const producer = child('produce');
   process.stdout.write(`${await producer.done}\n${await consumer.done}\n`);
-  const cleanup = new kafkajs.Kafka({ brokers, clientId: 'bench-kafka-client-admin', logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await cleanup.connect();
-  await cleanup.deleteTopics({ topics: [TOPIC] }).catch(() => undefined);
-  await cleanup.disconnect();
+  await admin.deleteTopics({ topics: [TOPIC] }).catch(() => undefined);
+  await admin.disconnect();
 }
 process.exit(0);
