@@ -33,6 +33,24 @@ export function percentiles(samples: number[]): { p50: number; p95: number; p99:
 
 export const round = (v: number, digits = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** digits) / 10 ** digits : NaN);
 
+/** CPU milliseconds (user + system) a process has used so far, from /proc; undefined once it is gone. */
+export function cpuMsOf(pid: number | string): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid of the Kafka broker listening on 9092 (scripts/kafka.sh), if any. */
+export function kafkaPid(): number | undefined {
+  const out = execSync("ss -ltnpH 'sport = :9092'").toString();
+  const m = /pid=(\d+)/.exec(out);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** CPU seconds (user+system) and RSS of a process, from /proc. */
 export function processStats(pid: number): { cpuSeconds: number; rssMb: number } | undefined {
   try {

@@ -8,13 +8,12 @@
  * summarize with `tsx bench/profile-summary.ts <dir>`); --log-statements sets `log_statement = all` on
  * this run's databases, so the PostgreSQL server log holds every statement (counted per database at the end).
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { dropServiceDatabases, SANDBOX_NAMES, SERVICE_NAMES, type ServiceName } from '@emporium/launcher/distributed';
 import { signInStaff } from '../tests/support/auth';
-import { client, percentiles, round, startBenchPlatform, watchOrders } from './lib';
+import { client, cpuMsOf, kafkaPid, percentiles, round, startBenchPlatform, watchOrders } from './lib';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,16 +32,6 @@ const NAMESPACE = `prof-${Math.random().toString(36).slice(2, 8)}`;
 const DATABASES = [...SERVICE_NAMES, ...SANDBOX_NAMES].map((n) => `${PREFIX}_${n.replace(/-/g, '_')}`);
 const log = (message: string) => process.stderr.write(`[profile] ${message}\n`);
 
-const ticks = (pid: number | string): number | undefined => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10; // ms
-  } catch {
-    return undefined;
-  }
-};
-
 /** CPU ms of this run's PostgreSQL backends, by database (from their process titles). */
 function postgresCpu(): Map<string, number> {
   const byDb = new Map<string, number>();
@@ -55,16 +44,10 @@ function postgresCpu(): Map<string, number> {
     }
     const db = DATABASES.find((d) => title.includes(` ${d} `));
     if (!title.startsWith('postgres:') || !db) continue;
-    byDb.set(`${db}|${pid}`, ticks(pid) ?? 0);
+    byDb.set(`${db}|${pid}`, cpuMsOf(pid) ?? 0);
   }
   return byDb;
 }
-
-const kafkaPid = (): number | undefined => {
-  const out = execSync("ss -ltnpH 'sport = :9092'").toString();
-  const m = /pid=(\d+)/.exec(out);
-  return m ? Number(m[1]) : undefined;
-};
 
 const machineTicks = () => {
   const n = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
@@ -166,9 +149,9 @@ try {
     for (const pid of Object.values(pids)) process.kill(pid, 'SIGUSR2');
   }
   const before = {
-    procs: Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, ticks(p) ?? 0])),
+    procs: Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, cpuMsOf(p) ?? 0])),
     pg: postgresCpu(),
-    kafka: broker ? (ticks(broker) ?? 0) : 0,
+    kafka: broker ? (cpuMsOf(broker) ?? 0) : 0,
     self: process.cpuUsage(),
     db: await dbStats(),
     machine: machineTicks(),
@@ -183,9 +166,9 @@ try {
   const { completed, confirmed } = await waitDone(results.flatMap((r) => (r.id ? [r.id] : [])));
   const seconds = (performance.now() - started) / 1000;
   const after = {
-    procs: Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, ticks(p) ?? 0])),
+    procs: Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, cpuMsOf(p) ?? 0])),
     pg: postgresCpu(),
-    kafka: broker ? (ticks(broker) ?? 0) : 0,
+    kafka: broker ? (cpuMsOf(broker) ?? 0) : 0,
     self: process.cpuUsage(before.self),
     db: await dbStats(),
     machine: machineTicks(),
