@@ -144,10 +144,27 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     await ending?.close().catch(() => undefined);
   };
 
+  /**
+   * The relay's own connection. All it writes is the deletion of rows it has sent: if a crash of
+   * PostgreSQL loses the last of those, the rows are sent again (at least once, as ever), so its
+   * commits do not wait for the WAL flush. The setting ends with the connection, which is destroyed,
+   * not returned to the pool.
+   */
+  const openSession = async (): Promise<DbSession> => {
+    const opened = await db.openSession!();
+    try {
+      await opened.query('SET synchronous_commit = off');
+      return opened;
+    } catch (error) {
+      await opened.close();
+      throw error;
+    }
+  };
+
   /** The connection to relay on, or undefined while another instance leads. */
   const lead = async (): Promise<Sql | undefined> => {
     if (!db.openSession) return db;
-    session ??= await db.openSession();
+    session ??= await openSession();
     if (!leading) {
       const lock = await session.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [`outbox:${db.schema}`]);
       leading = lock.rows[0]?.locked === true;
