@@ -4,6 +4,7 @@ import { createTestPlatform, emittedEvents, eventually, type TestPlatform } from
 import type { Db, Service } from '@emporium/platform';
 import { createShippingService } from '../src/service';
 import { luhnCheckDigit, SANDBOX_TRACKING_NUMBER } from '../src/carriers/sandbox';
+import type { Carrier } from '../src/carriers/carrier';
 
 const confirmed = (orderId: string): EventData<'order_confirmed'> => ({
   orderId,
@@ -233,4 +234,44 @@ describe('shipping on the embedded database and bus', () => {
     await publish(envelope('order_confirmed', confirmed(orderId)));
     return orderId;
   }
+});
+
+describe('shipping with a carrier that repeats tracking numbers', () => {
+  let platform: TestPlatform;
+  let shipping: Service;
+  // Real carriers reuse tracking numbers after a while; this one gives every parcel the same.
+  const recycling: Carrier = {
+    code: 'recycling-post',
+    name: 'Recycling Post',
+    createShipment: async () => ({ carrier: 'recycling-post', trackingNumber: 'RP000000001XX' }),
+    cancelShipment: async () => undefined,
+  };
+
+  beforeAll(async () => {
+    platform = await createTestPlatform();
+    shipping = await createShippingService(platform.deps('shipping'), { carriers: [recycling] });
+    await shipping.start();
+  });
+  afterAll(async () => {
+    await shipping.stop();
+    await platform.close();
+  });
+
+  it('when two orders are booked under one tracking number, then each order still gets its shipment and its shipment_created', async () => {
+    const orders = ['o-recycled-1', 'o-recycled-2'];
+    for (const orderId of orders) {
+      const confirmedEvent = makeEnvelope({ type: 'order_confirmed', source: 'test', key: orderId, data: confirmed(orderId) });
+      await platform.bus.publish([{ topic: 'order-events', key: orderId, value: JSON.stringify(confirmedEvent) }]);
+    }
+    const db = platform.deps('shipping').db;
+    for (const orderId of orders) {
+      const shipment = await eventually(async () => {
+        const res = await shipping.app.inject(`/shipments?orderId=${orderId}`);
+        return res.statusCode === 200 ? res.json() : undefined;
+      }, 10_000, `shipment of ${orderId}`);
+      expect(shipment).toMatchObject({ orderId, carrier: 'recycling-post', trackingNumber: 'RP000000001XX', status: 'created' });
+      const emitted = await db.query<{ type: string }>(`SELECT type FROM ${emittedEvents('shipping')} WHERE key = $1`, [orderId]);
+      expect(emitted.rows.map((r) => r.type)).toEqual(['shipment_created']);
+    }
+  });
 });
