@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
+import { ownCpuMs } from './lib';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,12 +27,8 @@ const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const kafka = new kafkajs.Kafka({ brokers, clientId: 'bench-kafka-client', logLevel: kafkajs.logLevel.NOTHING });
 // About the size of one of our event envelopes.
 const value = JSON.stringify({ id: crypto.randomUUID(), type: 'order_confirmed', data: { orderId: 'ord_123', items: [{ productId: 'p1', quantity: 1 }], note: 'x'.repeat(300) } });
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 const report = (role: string, messages: number, cpuStart: number, wallStart: number) =>
-  process.stdout.write(`${JSON.stringify({ client: CLIENT, role, messages, cpuMsPerMessage: Math.round(((cpuMs() - cpuStart) / messages) * 1000) / 1000, seconds: Math.round(performance.now() - wallStart) / 1000 })}\n`);
+  process.stdout.write(`${JSON.stringify({ client: CLIENT, role, messages, cpuMsPerMessage: Math.round(((ownCpuMs() - cpuStart) / messages) * 1000) / 1000, seconds: Math.round(performance.now() - wallStart) / 1000 })}\n`);
 
 /** Waits until message `i` is due, so the messages go out at RATE per second. */
 const pace = async (start: number, i: number) => {
@@ -42,7 +39,7 @@ const pace = async (start: number, i: number) => {
 async function produceWithKafkajs(): Promise<void> {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const [cpuStart, wallStart] = [cpuMs(), performance.now()];
+  const [cpuStart, wallStart] = [ownCpuMs(), performance.now()];
   for (let i = 0; i < MESSAGES; i++) {
     await pace(wallStart, i);
     await producer.sendBatch({ acks: -1, topicMessages: [{ topic: TOPIC, messages: [{ key: `k${i % 97}`, value, headers: { 'event-type': 'order_confirmed' } }] }] });
@@ -65,7 +62,7 @@ async function consumeWithKafkajs(): Promise<void> {
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset }) => {
         for (const message of batch.messages) {
-          if (got++ === 0) [cpuStart, wallStart] = [cpuMs(), performance.now()];
+          if (got++ === 0) [cpuStart, wallStart] = [ownCpuMs(), performance.now()];
           if (!message.value?.toString() || !message.headers?.['event-type']?.toString()) throw new Error('message without value or event type');
           resolveOffset(message.offset);
         }
@@ -89,7 +86,7 @@ const platformatic = () => import(String('@platformatic/kafka')) as Promise<Plat
 async function produceWithPlatformatic(): Promise<void> {
   const { Producer, stringSerializers } = await platformatic();
   const producer = new Producer({ clientId: 'bench-kafka-client', bootstrapBrokers: brokers, serializers: stringSerializers, idempotent: true, acks: -1 });
-  const [cpuStart, wallStart] = [cpuMs(), performance.now()];
+  const [cpuStart, wallStart] = [ownCpuMs(), performance.now()];
   for (let i = 0; i < MESSAGES; i++) {
     await pace(wallStart, i);
     await producer.send({ messages: [{ topic: TOPIC, key: `k${i % 97}`, value, headers: { 'event-type': 'order_confirmed' } }] });
@@ -107,7 +104,7 @@ async function consumeWithPlatformatic(): Promise<void> {
   let cpuStart = 0;
   let wallStart = 0;
   for await (const message of stream) {
-    if (got++ === 0) [cpuStart, wallStart] = [cpuMs(), performance.now()];
+    if (got++ === 0) [cpuStart, wallStart] = [ownCpuMs(), performance.now()];
     if (!message.value || !message.headers.get('event-type')) throw new Error('message without value or event type');
     if (got >= MESSAGES) break;
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { execSync } from 'node:child_process';
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { SANDBOX_NAMES, SERVICE_NAMES, startDistributed } from '@emporium/launcher/distributed';
 import { NO_RATE_LIMITS_ENV, TEST_ADMIN } from '../tests/support/auth';
@@ -53,16 +54,47 @@ export function kafkaPid(): number | undefined {
 
 /** CPU seconds (user+system) and RSS of a process, from /proc. */
 export function processStats(pid: number): { cpuSeconds: number; rssMb: number } | undefined {
+  const cpuMs = cpuMsOf(pid);
+  if (cpuMs === undefined) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    return { cpuSeconds: ticks / 100, rssMb: rssKb / 1024 };
+    return { cpuSeconds: cpuMs / 1000, rssMb: rssKb / 1024 };
   } catch {
     return undefined;
   }
+}
+
+/** CPU milliseconds (user + system) this process has used so far. */
+export function ownCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** SIGTERM, then SIGKILL after 15 s; resolves once the child has exited. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    child.once('exit', () => done());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+  });
+}
+
+/** The yardstick (bench/hello-world.ts) in a child process on `port`, once it answers. */
+export async function startHelloWorld(port: number): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./hello-world.ts', import.meta.url))], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/`)).ok) break;
+    } catch (error) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`hello-world did not answer on ${url}`, { cause: error });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { url, pid: child.pid!, stop: () => stopChild(child) };
 }
 
 /** Samples CPU% and peak RSS of named processes while a phase runs. */

@@ -4,14 +4,14 @@
  * a Fastify hello-world measured in the same run. Writes bench/RESULTS.md.
  *   npm run bench -- --mode embedded|distributed|both --rates 20,50,100 --duration 15
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dropServiceDatabases, SERVICE_NAMES } from '@emporium/launcher/distributed';
 import { NO_RATE_LIMITS_ENV, signInStaff, TEST_ADMIN, type Session } from '../tests/support/auth';
 import { hopBreakdown, hopTable, type HopFigures } from './hops';
-import { client, closedLoop, machine, percentiles, round, sampleProcesses, startBenchPlatform, watchOrders, type HttpResult } from './lib';
+import { client, closedLoop, machine, percentiles, round, sampleProcesses, startBenchPlatform, startHelloWorld, stopChild, watchOrders, type HttpResult } from './lib';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const arg = (name: string, fallback: string) => {
@@ -48,14 +48,6 @@ async function waitReady(url: string, timeoutMs = 120_000) {
     await new Promise((r) => setTimeout(r, 200));
   }
 }
-
-const stopChild = (child: ChildProcess) =>
-  new Promise<void>((done) => {
-    if (child.exitCode !== null) return done();
-    child.once('exit', () => done());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
-  });
 
 interface Platform {
   url: string;
@@ -303,21 +295,14 @@ async function benchMode(mode: 'embedded' | 'distributed'): Promise<ModeResult> 
 }
 
 /** The yardstick, started once and measured next to each mode's own throughput figures. */
-async function startHelloWorld() {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/hello-world.ts')], { cwd: ROOT, env: { ...process.env, PORT: '3990' }, stdio: 'ignore' });
-  for (;;) {
-    try {
-      if ((await fetch('http://127.0.0.1:3990/')).ok) break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  const http = client('http://127.0.0.1:3990');
+async function startYardstick() {
+  const helloWorld = await startHelloWorld(3990);
+  const http = client(helloWorld.url);
   return {
     measure: () => closedLoop(() => http.hit('GET', '/'), 32, 5),
     async stop() {
       await http.close();
-      await stopChild(child);
+      await helloWorld.stop();
     },
   };
 }
@@ -362,7 +347,7 @@ function report(hello: Awaited<ReturnType<typeof closedLoop>>, results: ModeResu
   return lines.join('\n');
 }
 
-const helloWorld = await startHelloWorld();
+const helloWorld = await startYardstick();
 const hello = await helloWorld.measure();
 log(`hello-world: ${hello.rps} req/s`);
 const results: ModeResult[] = [];

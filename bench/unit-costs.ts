@@ -8,11 +8,10 @@
  * Needs PostgreSQL; the Kafka part needs the broker (`npm run kafka:start`) and is skipped with --no-kafka.
  *   tsx bench/unit-costs.ts [--count 10000] [--no-kafka]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createPostgresDb, ensureDatabase } from '@emporium/platform';
-import { client, cpuMsOf, kafkaPid, round } from './lib';
+import { client, cpuMsOf, kafkaPid, ownCpuMs, round, startHelloWorld } from './lib';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,11 +21,6 @@ const COUNT = Number(arg('count', '10000'));
 const ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const DATABASE = 'bench_unit_costs';
 const PORT = Number(arg('port', '3995'));
-
-const ownCpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 interface Cost {
   kind: string;
@@ -70,23 +64,13 @@ async function postgresCosts(): Promise<Cost[]> {
 }
 
 async function httpCost(): Promise<Cost> {
-  const server = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL('./hello-world.ts', import.meta.url))], { env: { ...process.env, PORT: String(PORT) }, stdio: 'ignore' });
+  const server = await startHelloWorld(PORT);
+  const http = client(server.url, 1);
   try {
-    const http = client(`http://127.0.0.1:${PORT}`, 1);
-    for (let i = 0; ; i++) {
-      try {
-        await http.request('GET', '/', undefined, {});
-        break;
-      } catch (error) {
-        if (i > 100) throw error;
-        await sleep(100);
-      }
-    }
-    const cost = await measure('HTTP: one request to a Fastify process (keep-alive, JSON answer)', server.pid!, () => http.request('GET', '/', undefined, {}));
-    await http.close();
-    return cost;
+    return await measure('HTTP: one request to a Fastify process (keep-alive, JSON answer)', server.pid, () => http.request('GET', '/', undefined, {}));
   } finally {
-    await stop(server);
+    await http.close();
+    await server.stop();
   }
 }
 
@@ -110,14 +94,6 @@ async function kafkaCosts(): Promise<Cost[]> {
     { kind: 'Kafka: a message produced (one per request, acks all); broker CPU is for produce and consume together', caller: us(of('produce').cpuMsPerMessage), callee: brokerUs, wallMs: round((of('produce').seconds * 1000) / messages, 3) },
     { kind: 'Kafka: a message consumed by a group member (fetch at 300/s)', caller: us(of('consume').cpuMsPerMessage), callee: 0, wallMs: NaN },
   ];
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
 }
 
 const costs = [...(await postgresCosts()), await httpCost(), ...(process.argv.includes('--no-kafka') ? [] : await kafkaCosts())];

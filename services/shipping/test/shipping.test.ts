@@ -27,6 +27,13 @@ const cancelled = (orderId: string): EventData<'order_cancelled'> => ({
   voidPaymentId: null,
 });
 
+/** The order's shipment as `GET /shipments?orderId=` answers it, once there is one. */
+const shipmentIn = (shipping: Service, orderId: string) =>
+  eventually(async () => {
+    const res = await shipping.app.inject(`/shipments?orderId=${orderId}`);
+    return res.statusCode === 200 ? res.json() : undefined;
+  }, 10_000, `shipment of ${orderId}`);
+
 describe('shipping on the embedded database and bus', () => {
   let platform: TestPlatform;
   let shipping: Service;
@@ -55,11 +62,7 @@ describe('shipping on the embedded database and bus', () => {
 
   const handled = (eventId: string) =>
     eventually(async () => (await db.query('SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2', ['shipping', eventId])).rows.length > 0, 10_000, `event ${eventId} handled`);
-  const shipmentOf = (orderId: string) =>
-    eventually(async () => {
-      const res = await shipping.app.inject(`/shipments?orderId=${orderId}`);
-      return res.statusCode === 200 ? res.json() : undefined;
-    }, 10_000, `shipment of ${orderId}`);
+  const shipmentOf = (orderId: string) => shipmentIn(shipping, orderId);
   const outbox = async (orderId: string) =>
     (await db.query<{ type: string; topic: string; payload: { data: Record<string, unknown> } }>(`SELECT type, topic, payload FROM ${emittedEvents('shipping')} WHERE key = $1 ORDER BY seq`, [orderId])).rows;
   const setStatus = (shipmentId: string, payload: unknown) =>
@@ -265,10 +268,7 @@ describe('shipping with a carrier that repeats tracking numbers', () => {
     }
     const db = platform.deps('shipping').db;
     for (const orderId of orders) {
-      const shipment = await eventually(async () => {
-        const res = await shipping.app.inject(`/shipments?orderId=${orderId}`);
-        return res.statusCode === 200 ? res.json() : undefined;
-      }, 10_000, `shipment of ${orderId}`);
+      const shipment = await shipmentIn(shipping, orderId);
       expect(shipment).toMatchObject({ orderId, carrier: 'recycling-post', trackingNumber: 'RP000000001XX', status: 'created' });
       const emitted = await db.query<{ type: string }>(`SELECT type FROM ${emittedEvents('shipping')} WHERE key = $1`, [orderId]);
       expect(emitted.rows.map((r) => r.type)).toEqual(['shipment_created']);
