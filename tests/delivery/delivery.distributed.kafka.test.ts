@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeEnvelope } from '@emporium/contracts';
-import { createKafkaGroupOps, kafkaNames, type KafkaGroupOps, type Sql } from '@emporium/platform';
+import { consumersOf, makeEnvelope } from '@emporium/contracts';
+import { createKafkaBus, createKafkaGroupOps, createLogger, type KafkaGroupOps, type Sql } from '@emporium/platform';
 import { dropServiceDatabases, startDistributed, SERVICE_NAMES, type DistributedPlatform } from '@emporium/launcher/distributed';
 import { call, counter, handledCounts, runCheckouts, snapshotSchema, unsentEvents, until, untilQuiet } from './support';
 import { signInStaff, TEST_ADMIN, type Session } from '../support/auth';
@@ -159,21 +159,19 @@ describe('delivery that is safe to repeat (distributed: a process per service, P
       });
     const poison = placed(`ord_kpoison_${run}`, 0);
     const follower = placed(`ord_kpoison_${run}`, 2);
-    const kafka = new kafkajs.Kafka({ clientId: 'delivery-poison', brokers: BROKERS, logLevel: kafkajs.logLevel.NOTHING });
-    const producer = kafka.producer({ createPartitioner: kafkajs.Partitioners.DefaultPartitioner });
-    await producer.connect();
+    // Sent as a relay sends an order event: on order-events and on the delivery topic of each service that handles it.
+    const sender = createKafkaBus({ brokers: BROKERS, clientId: 'delivery-poison', logger: createLogger('delivery-poison', 'silent'), namespace: NAMESPACE });
     // Same key, so the same partition: the good event waits behind the poison.
-    await producer.send({
-      topic: kafkaNames(NAMESPACE).topic('order-events'),
-      messages: [poison, follower].map((e) => ({ key: e.key, value: JSON.stringify(e), headers: { 'event-id': e.id, 'event-type': e.type } })),
-    });
-    await producer.disconnect();
+    await sender.publish(
+      [poison, follower].map((e) => ({ topic: 'order-events', key: e.key, value: JSON.stringify(e), headers: { 'event-id': e.id, 'event-type': e.type }, deliverTo: consumersOf('order_placed') })),
+    );
+    await sender.close();
 
     await until(async () => ((await asStaff('GET', `/inventory/${product}`)).body.reserved === 2 ? true : undefined), 'the later event on the partition to be handled', 60_000);
     const parked = await until(async () => (await asStaff('GET', '/ops/inventory/dead-letters')).body.items.find((d: { eventId: string }) => d.eventId === poison.id), 'the poison to be listed', 60_000);
-    expect(parked).toMatchObject({ status: 'parked', topic: 'order-events', type: 'order_placed', attempts: 5 });
+    expect(parked).toMatchObject({ status: 'parked', topic: 'order-events.for-inventory', type: 'order_placed', attempts: 5 });
     expect(parked.error).toMatch(/quantity/);
     expect(await counter(platform.urls.inventory, 'events_dead_lettered_total', { group: 'inventory', topic: 'order-events' })).toBe(1);
-    console.log(`distributed poison: parked by inventory at order-events/${parked.partition}@${parked.offset} after ${parked.attempts} attempts`);
+    console.log(`distributed poison: parked by inventory at ${parked.topic}/${parked.partition}@${parked.offset} after ${parked.attempts} attempts`);
   }, 180_000);
 });

@@ -2,6 +2,7 @@ export * from './common';
 export * from './topics';
 export * from './envelope';
 export * from './events/index';
+export * from './events/routing';
 export * from './http/catalog';
 export * from './http/cart';
 export * from './http/inventory';

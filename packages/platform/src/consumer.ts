@@ -1,4 +1,4 @@
-import { EVENTS, EventEnvelope, isEventType, type EventData, type EventType } from '@emporium/contracts';
+import { EVENTS, EventEnvelope, eventsConsumedBy, isConsumerName, isEventType, type EventData, type EventType } from '@emporium/contracts';
 import type { Db, Sql } from './db/types';
 import type { BatchHandler, EventBus, IncomingMessage, Subscription } from './bus/types';
 import type { Logger } from './logger';
@@ -49,6 +49,26 @@ export interface EventConsumerOptions {
 /** What became of one delivered message. */
 export type EventOutcome = 'handled' | 'duplicate' | 'ignored';
 
+/**
+ * Throws unless `group`'s handlers are exactly the event types routed to it (EVENT_CONSUMERS): a
+ * handler without its route would never be delivered on Kafka, a route without its handler would
+ * deliver events no one handles. Holds for the services named in EVENT_CONSUMERS, and for any
+ * group on a bus that routes; a test's own consumer on the in-process bus may handle what it likes.
+ */
+export function checkRoutes(group: string, handlers: EventHandlers, bus: Pick<EventBus, 'kind'>): void {
+  if (bus.kind !== 'kafka' && !isConsumerName(group)) return;
+  const handled = new Set(Object.keys(handlers));
+  const routed = new Set<string>(eventsConsumedBy(group));
+  const unrouted = [...handled].filter((type) => !routed.has(type));
+  const unhandled = [...routed].filter((type) => !handled.has(type));
+  if (unrouted.length + unhandled.length === 0) return;
+  throw new Error(
+    `${group}: handlers and EVENT_CONSUMERS (packages/contracts/src/events/routing.ts) disagree` +
+      (unrouted.length > 0 ? `; handled but not routed here: ${unrouted.join(', ')}` : '') +
+      (unhandled.length > 0 ? `; routed here but not handled: ${unhandled.join(', ')}` : ''),
+  );
+}
+
 /** The topics a set of handlers needs. */
 export const topicsOf = (handlers: EventHandlers): string[] => [...new Set((Object.keys(handlers) as EventType[]).map((t) => EVENTS[t].topic))];
 
@@ -64,6 +84,9 @@ export async function subscribeEvents(options: EventConsumerOptions): Promise<Su
   return options.bus.subscribe({
     group: options.group,
     topics: topicsOf(options.handlers),
+    // The relay names each event's consuming services (EVENT_CONSUMERS): a routing bus brings this
+    // group only its own types.
+    routed: true,
     maxAttempts: options.maxAttempts,
     retryBackoffMs: options.retryBackoffMs,
     metrics: options.metrics,

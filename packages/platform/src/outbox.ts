@@ -1,4 +1,4 @@
-import { EVENTS, makeEnvelope, topicOf, type EventData, type EventEnvelope, type EventType } from '@emporium/contracts';
+import { EVENTS, consumersOf, isEventType, makeEnvelope, topicOf, type EventData, type EventEnvelope, type EventType } from '@emporium/contracts';
 import type { Db, DbSession, Sql } from './db/types';
 import type { EventBus } from './bus/types';
 import type { Logger } from './logger';
@@ -122,6 +122,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         key: r.key,
         value: JSON.stringify(r.payload),
         headers: { 'event-id': r.payload.id, 'event-type': r.type, 'correlation-id': r.payload.correlationId },
+        // A row of a type this version does not know (written by a newer one) goes to every reader of its topic.
+        ...(isEventType(r.type) ? { deliverTo: consumersOf(r.type) } : {}),
       })),
     );
     for (const r of rows) options.metrics?.eventsPublished.inc({ topic: r.topic });

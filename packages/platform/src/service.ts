@@ -5,7 +5,7 @@ import type { HttpApp } from './http/server';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { createOutboxRelay, type OutboxRelay } from './outbox';
-import { createEventHandler, subscribeEvents, topicsOf, type EventHandlers } from './consumer';
+import { checkRoutes, createEventHandler, subscribeEvents, topicsOf, type EventHandlers } from './consumer';
 import { createDeadLetterOps, type DeadLetterOps } from './ops/dead-letters';
 import { inboxCutoff, pruneInbox } from './inbox';
 import { every } from './background';
@@ -56,6 +56,7 @@ export interface ServiceDefinition {
 /** Assembles a service's lifecycle from its parts, in the order start and stop need. */
 export function defineService(definition: ServiceDefinition): Service {
   const { name, deps, app } = definition;
+  checkRoutes(name, definition.handlers ?? {}, deps.bus);
   const relay: OutboxRelay = createOutboxRelay({ db: deps.db, bus: deps.bus, logger: deps.logger.child({ component: 'outbox' }), metrics: deps.metrics });
   let subscription: Subscription | undefined;
   const topics = topicsOf(definition.handlers ?? {});

@@ -14,6 +14,10 @@ export const distributedConfig = z.object({
   POSTGRES_ADMIN_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/postgres').describe('used once to create the service database if missing'),
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']).describe('comma-separated Kafka bootstrap brokers'),
   KAFKA_NAMESPACE: z.string().regex(/^([a-zA-Z0-9_-]{1,60})?$/).default('').describe('prefix of every Kafka topic and consumer group (<namespace>.order-events); empty = none'),
+  KAFKA_DELIVERY: z
+    .enum(['routed', 'aggregate'])
+    .default('routed')
+    .describe('routed: each service reads only the events it handles, from its delivery topics; aggregate: the whole topics (first step of an upgrade from a version without delivery topics, docs/adr/0013)'),
   DATABASE_PREFIX: z.string().regex(/^[a-z][a-z0-9_]{0,40}$/).default('emporium').describe('when DATABASE_URL is unset, the database is <prefix>_<service>'),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10).describe('PostgreSQL connections per instance'),
 });
@@ -30,7 +34,7 @@ export async function runStandalone(name: string, create: (deps: ServiceDeps) =>
   if (!config.DATABASE_URL) await untilAvailable(logger, 'create the database', () => ensureDatabase(config.POSTGRES_ADMIN_URL, database));
   const db = createPostgresDb({ connectionString: databaseUrl, schema: name, max: config.DB_POOL_SIZE, applicationName: name });
   const metrics = createMetrics(name);
-  const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: name, logger: logger.child({ component: 'kafka' }), metrics, namespace: config.KAFKA_NAMESPACE });
+  const bus = createKafkaBus({ brokers: config.KAFKA_BROKERS, clientId: name, logger: logger.child({ component: 'kafka' }), metrics, namespace: config.KAFKA_NAMESPACE, delivery: config.KAFKA_DELIVERY });
   const service = await create({ db, bus, logger, metrics });
   await untilAvailable(logger, 'start', () => service.start());
   const address = await service.app.listen({ port: config.PORT, host: config.HOST });

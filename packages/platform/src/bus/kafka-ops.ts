@@ -6,6 +6,7 @@
 import kafkajs from 'kafkajs';
 import type { Admin } from 'kafkajs';
 import { kafkaNames } from './kafka';
+import { deliveryTopic } from './types';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -43,8 +44,11 @@ export function createKafkaGroupOps(options: KafkaGroupOpsOptions): KafkaGroupOp
   const committed = async (group: string) => {
     await ready();
     const topics = (await admin.listTopics()).filter((topic) => !topic.startsWith('__') && inNamespace(topic));
-    const offsets = await admin.fetchOffsets({ groupId: names.group(group), topics });
-    return offsets.filter((t) => t.partitions.some((p) => Number(p.offset) >= 0));
+    const offsets = (await admin.fetchOffsets({ groupId: names.group(group), topics })).filter((t) => t.partitions.some((p) => Number(p.offset) >= 0));
+    // A group that reads its delivery topics no longer reads the whole topics they copy, whatever
+    // offsets it left there before it switched (an upgrade).
+    const read = new Set(offsets.map((t) => t.topic));
+    return offsets.filter((t) => !read.has(names.topic(deliveryTopic(names.logicalTopic(t.topic), group))));
   };
 
   return {

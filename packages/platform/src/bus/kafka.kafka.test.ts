@@ -10,6 +10,7 @@ import type { Consumer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { describeEventBusContract } from './contract-suite';
 import { createKafkaBus } from './kafka';
+import { createKafkaGroupOps } from './kafka-ops';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
   .split(',')
@@ -131,6 +132,109 @@ describe('kafka bus offset commits', () => {
     } finally {
       await admin.disconnect();
       await bus.close();
+    }
+  });
+});
+
+describe('kafka bus routing (delivery topics per consumer group)', () => {
+  const until = async (what: string, done: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await done())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const message = (i: number, deliverTo: string[]) => ({ topic: 'routing-a', key: `k${i % 3}`, value: `m${i}`, headers: { for: deliverTo.join(',') }, deliverTo });
+
+  it('when messages name the groups that handle them, then each routed group receives only its own, in order per key, and a reader of the whole topic still receives every one', async () => {
+    await assertBrokerReachable();
+    const namespace = `routing-${Math.random().toString(36).slice(2, 8)}`;
+    const bus = createKafkaBus({ brokers, clientId: 'emporium-routing-test', logger, namespace });
+    const received: Record<string, Array<{ topic: string; key: string; value: string }>> = { payments: [], shipping: [], audit: [] };
+    const record = (group: string) => async (m: { topic: string; key: string; value: string }) => void received[group]!.push({ topic: m.topic, key: m.key, value: m.value });
+    try {
+      const subscriptions = [
+        await bus.subscribe({ group: 'payments', topics: ['routing-a'], routed: true, handler: record('payments') }),
+        await bus.subscribe({ group: 'shipping', topics: ['routing-a'], routed: true, handler: record('shipping') }),
+        await bus.subscribe({ group: 'audit', topics: ['routing-a'], handler: record('audit') }),
+      ];
+      const routes = [['payments'], ['shipping'], ['payments', 'shipping'], []];
+      await bus.publish(Array.from({ length: 24 }, (_, i) => message(i, routes[i % 4]!)));
+      await until('every delivery', () => received.audit!.length >= 24 && received.payments!.length >= 12 && received.shipping!.length >= 12);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const expected = (group: string) => Array.from({ length: 24 }, (_, i) => i).filter((i) => routes[i % 4]!.includes(group)).map((i) => `m${i}`);
+      const inKeyOrder = (list: Array<{ key: string; value: string }>) => [...list].sort((a, b) => Number(a.value.slice(1)) - Number(b.value.slice(1)));
+      for (const group of ['payments', 'shipping']) {
+        expect(inKeyOrder(received[group]!).map((m) => m.value)).toEqual(expected(group));
+        expect(new Set(received[group]!.map((m) => m.topic))).toEqual(new Set([`routing-a.for-${group}`]));
+        for (const key of ['k0', 'k1', 'k2']) {
+          const ofKey = received[group]!.filter((m) => m.key === key).map((m) => Number(m.value.slice(1)));
+          expect(ofKey, `${group} ${key}`).toEqual([...ofKey].sort((a, b) => a - b));
+        }
+      }
+      expect(received.audit!.map((m) => m.value).sort()).toEqual(Array.from({ length: 24 }, (_, i) => `m${i}`).sort());
+      await Promise.all(subscriptions.map((s) => s.stop()));
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('when a group that read the whole topic switches to its delivery topic with messages left unread, then it handles each of them, in order per key, before the newer ones, and after a restart it does not read the whole topic again', async () => {
+    await assertBrokerReachable();
+    const namespace = `switch-${Math.random().toString(36).slice(2, 8)}`;
+    const before = createKafkaBus({ brokers, clientId: 'emporium-switch-before', logger, namespace, delivery: 'aggregate' });
+    const after = createKafkaBus({ brokers, clientId: 'emporium-switch-after', logger, namespace });
+    const ops = createKafkaGroupOps({ brokers, namespace });
+    // What the group's consumer sees, and what it handles: the first copy of each of its messages (an inbox).
+    const seen: Array<{ topic: string; value: string }> = [];
+    const handled: string[] = [];
+    const handler = async (m: { topic: string; value: string; headers: Record<string, string> }) => {
+      seen.push({ topic: m.topic, value: m.value });
+      if (m.headers.for?.split(',').includes('orders') && !handled.includes(m.value)) handled.push(m.value);
+    };
+    const options = { group: 'orders', topics: ['routing-a'], routed: true, handler };
+    const routes = [['orders'], ['inventory'], ['orders', 'inventory']];
+    // `routing` false: as a relay from before delivery topics wrote them (the whole topic only).
+    const publish = (from: number, to: number, routing = true) =>
+      before.publish(Array.from({ length: to - from }, (_, n) => ({ ...message(from + n, routes[(from + n) % 3]!), ...(routing ? {} : { deliverTo: undefined }) })));
+    const ours = (from: number, to: number) => Array.from({ length: to - from }, (_, n) => from + n).filter((i) => routes[i % 3]!.includes('orders')).map((i) => `m${i}`);
+    try {
+      // Before routing, and then release A (the relays write the delivery topics too, the group still
+      // reads the whole topic); the group stops reading partway.
+      const first = await before.subscribe(options);
+      await publish(0, 9, false);
+      await until('the first messages', () => handled.length >= ours(0, 9).length);
+      await first.stop();
+      await publish(9, 14, false); // left unread, on the whole topic only
+      await publish(14, 18); // left unread, on both
+
+      // Release B: the group reads its delivery topic, after what it left unread on the whole topic.
+      const second = await after.subscribe(options);
+      await after.publish(Array.from({ length: 9 }, (_, n) => message(18 + n, routes[(18 + n) % 3]!)));
+      await until('every message of the group', () => handled.length >= ours(0, 27).length);
+      expect(handled).toHaveLength(ours(0, 27).length);
+      for (const key of ['k0', 'k1', 'k2']) {
+        const ofKey = handled.filter((value) => `k${Number(value.slice(1)) % 3}` === key);
+        expect(ofKey, key).toEqual(ours(0, 27).filter((value) => `k${Number(value.slice(1)) % 3}` === key));
+      }
+      // What was left unread came from the whole topic, before anything of the delivery topic.
+      const firstDelivered = seen.findIndex((m) => m.topic === 'routing-a.for-orders');
+      expect(seen.slice(0, firstDelivered).map((m) => m.value)).toEqual(expect.arrayContaining(['m9', 'm12', 'm17']));
+      await until('the delivery topic read to its end', async () => (await ops.lag('orders')) === 0);
+      // Staff tools measure the group on its delivery topic, not the whole topic it left behind.
+      expect(await ops.topicsOf('orders')).toEqual(['routing-a.for-orders']);
+      await second.stop();
+
+      // A restart: straight to the delivery topic.
+      seen.length = 0;
+      const third = await after.subscribe(options);
+      await after.publish([message(27, ['orders'])]);
+      await until('the message after the restart', () => handled.includes('m27'));
+      expect(new Set(seen.map((m) => m.topic))).toEqual(new Set(['routing-a.for-orders']));
+      await third.stop();
+    } finally {
+      await ops.close();
+      await Promise.all([before.close(), after.close()]);
     }
   });
 });

@@ -9,6 +9,12 @@
  *   maxAttempts the message is parked on `<topic>.dlq` (with DEAD_LETTER_HEADERS) and the partition
  *   moves on. Offsets are resolved only for messages handled or dead-lettered, and committed every
  *   COMMIT_INTERVAL_MS and when the subscription stops (a crash redelivers at most that long's work).
+ * - Routing (docs/adr/0013-deliver-events-only-to-their-handlers.md): a message published with
+ *   `deliverTo` groups is also written, in the same request, to `<topic>.for-<group>` for each, with
+ *   its key (so its partition and per-key order). A `routed` subscription reads its group's delivery
+ *   topics instead of the whole topics, so a group fetches only what it handles; it first finishes
+ *   what it had left unread on the whole topics, if it read them before (an upgrade).
+ *   Parked messages of a delivery topic go to the dead-letter topic of the topic it copies.
  * - Topics (and their dead-letter topics) are created on first use with the configured partition count.
  * - `namespace` prefixes every topic and group on the broker (`<namespace>.order-events`), so
  *   several installations (or test runs) can share one cluster without seeing each other's events;
@@ -31,6 +37,8 @@ import { isTransientDatabaseError } from '../db/postgres';
 import {
   DEAD_LETTER_HEADERS,
   deadLetterTopic,
+  deliveryTopic,
+  sourceTopicOf,
   type EventBus,
   type IncomingMessage,
   type OutgoingMessage,
@@ -52,6 +60,13 @@ export interface KafkaBusOptions {
   metrics?: Pick<Metrics, 'eventsDeadLettered'>;
   /** Prefix of every topic and consumer group on the broker; empty (default) = none. */
   namespace?: string;
+  /**
+   * What `routed` subscriptions read: `routed` (default) their group's delivery topics; `aggregate`
+   * the whole topics, as before routing (the first step of an upgrade from a version without it:
+   * the relays write the delivery topics while every consumer still reads the whole topics). Messages
+   * with `deliverTo` are written to the delivery topics either way.
+   */
+  delivery?: 'routed' | 'aggregate';
 }
 
 /** How a namespace maps the names services use to the names on the broker, and back. */
@@ -75,6 +90,9 @@ const SESSION_TIMEOUT_MS = 10_000;
 const HEARTBEAT_INTERVAL_MS = 1_000;
 /** How long members get to rejoin during a rebalance before they are dropped. */
 const REBALANCE_TIMEOUT_MS = 10_000;
+
+/** How often a routed subscription checks whether it has caught up on the whole topics (upgrade only). */
+const CATCH_UP_POLL_MS = 250;
 
 /** Up to this many partitions of one subscription are in flight at once (kafkajs workers). */
 const PARTITIONS_CONSUMED_CONCURRENTLY = 8;
@@ -106,6 +124,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
   const logger = options.logger.child({ component: 'kafka-bus' });
   const partitions = options.partitions ?? 3;
   const names = kafkaNames(options.namespace);
+  const delivery = options.delivery ?? 'routed';
 
   const kafka = new Kafka({
     clientId: options.clientId,
@@ -170,7 +189,9 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     const missing: string[] = [];
     const waits: Promise<void>[] = [];
     for (const topic of topics) {
-      for (const name of (topic.endsWith('.dlq') ? [topic] : [topic, deadLetterTopic(topic)]).map(names.topic)) {
+      // A delivery topic parks on its source topic's dead-letter topic; a dead-letter topic has none.
+      const withDeadLetters = topic.endsWith('.dlq') ? [topic] : sourceTopicOf(topic) !== topic ? [topic, deadLetterTopic(sourceTopicOf(topic))] : [topic, deadLetterTopic(topic)];
+      for (const name of withDeadLetters.map(names.topic)) {
         const pending = topicsReady.get(name);
         if (pending) waits.push(pending);
         else if (!missing.includes(name)) missing.push(name);
@@ -221,14 +242,18 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     // Keyed by the service-side topic name; ensureTopics and the batch use the broker's.
     if (messages.length === 0) return;
     const byTopic = new Map<string, { key: string; value: string; headers?: Record<string, string> }[]>();
-    for (const message of messages) {
-      let list = byTopic.get(message.topic);
-      if (!list) byTopic.set(message.topic, (list = []));
+    const add = (topic: string, message: OutgoingMessage): void => {
+      let list = byTopic.get(topic);
+      if (!list) byTopic.set(topic, (list = []));
       list.push(
         message.headers
           ? { key: message.key, value: message.value, headers: message.headers }
           : { key: message.key, value: message.value },
       );
+    };
+    for (const message of messages) {
+      add(message.topic, message);
+      for (const group of message.deliverTo ?? []) add(deliveryTopic(message.topic, group), message);
     }
     // The producer this send connects is the one it sends with (a failed send may replace it meanwhile).
     const sending = producer;
@@ -245,9 +270,59 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     }
   };
 
-  const subscribe = async (subscribeOptions: SubscribeOptions): Promise<Subscription> => {
+  const subscribe = async (requested: SubscribeOptions): Promise<Subscription> => {
     if (closed) throw new Error('kafka bus is closed');
-    if (subscribeOptions.topics.length === 0) throw new Error('subscribe() needs at least one topic');
+    if (requested.topics.length === 0) throw new Error('subscribe() needs at least one topic');
+    if (!requested.routed || delivery === 'aggregate') return consume(requested);
+    await catchUpOnWholeTopics(requested);
+    return consume({ ...requested, topics: requested.topics.map((topic) => deliveryTopic(topic, requested.group)) });
+  };
+
+  /**
+   * A group switching from the whole topics to its delivery topics (an upgrade) first handles what
+   * it had not read of the whole topics when it started: up to their end offsets of now. Everything
+   * published after that is on its delivery topics as well (every relay writes them since the
+   * upgrade's first step), which it then reads from their beginning, the inbox absorbing what it
+   * already handled; so each key's events are still handled in order, none missed. A group that
+   * never read the whole topics (a new installation), or has read its delivery topics already (it
+   * switched before a restart), skips this.
+   */
+  const catchUpOnWholeTopics = async (requested: SubscribeOptions): Promise<void> => {
+    const behind = async (targets?: Map<string, bigint>): Promise<Map<string, bigint>> => {
+      await connectAdmin();
+      const committed = await admin.fetchOffsets({ groupId: names.group(requested.group), topics: requested.topics.map(names.topic) });
+      const read = new Map<string, bigint>(committed.flatMap(({ topic, partitions: list }) => list.map((p): [string, bigint] => [`${topic}|${p.partition}`, BigInt(p.offset)])));
+      if (!targets) {
+        if (![...read.values()].some((offset) => offset >= 0n)) return new Map();
+        targets = new Map();
+        for (const topic of requested.topics.map(names.topic)) {
+          for (const p of await admin.fetchTopicOffsets(topic)) targets.set(`${topic}|${p.partition}`, BigInt(p.high));
+        }
+      }
+      return new Map([...targets].filter(([key, end]) => (read.get(key) ?? -1n) < end && end > 0n));
+    };
+    await ensureTopics([...requested.topics, ...requested.topics.map((topic) => deliveryTopic(topic, requested.group))]);
+    // Once the group has read any of its delivery topics, it switched before (a restart).
+    await connectAdmin();
+    const delivered = await admin.fetchOffsets({ groupId: names.group(requested.group), topics: requested.topics.map((topic) => names.topic(deliveryTopic(topic, requested.group))) });
+    if (delivered.some(({ partitions: list }) => list.some((p) => Number(p.offset) >= 0))) return;
+    let left = await behind();
+    if (left.size === 0) return;
+    logger.info({ group: requested.group, partitions: left.size }, 'reading what is left on the whole topics before switching to the delivery topics');
+    const reading = await consume({ ...requested, routed: false });
+    try {
+      while (left.size > 0 && !closed) {
+        await new Promise((resolve) => setTimeout(resolve, CATCH_UP_POLL_MS));
+        left = await behind(left);
+      }
+    } finally {
+      await reading.stop();
+    }
+    logger.info({ group: requested.group }, 'caught up on the whole topics; reading the delivery topics');
+  };
+
+  const consume = async (subscribeOptions: SubscribeOptions): Promise<Subscription> => {
+    if (closed) throw new Error('kafka bus is closed');
     await ensureTopics(subscribeOptions.topics);
     const consumer = kafka.consumer({
       groupId: names.group(subscribeOptions.group),
@@ -529,9 +604,10 @@ class KafkaSubscription implements Subscription {
     }
 
     const errorText = describeError(lastError);
+    const parkedOn = deadLetterTopic(sourceTopicOf(topic));
     await this.publish([
       {
-        topic: deadLetterTopic(topic),
+        topic: parkedOn,
         key: base.key,
         value: base.value,
         headers: {
@@ -545,7 +621,7 @@ class KafkaSubscription implements Subscription {
         },
       },
     ]);
-    this.metrics?.eventsDeadLettered.inc({ group: this.group, topic });
+    this.metrics?.eventsDeadLettered.inc({ group: this.group, topic: sourceTopicOf(topic) });
     this.logger.error(
       {
         group: this.group,
@@ -554,7 +630,7 @@ class KafkaSubscription implements Subscription {
         offset: message.offset,
         key: base.key,
         attempts: this.maxAttempts,
-        deadLetterTopic: deadLetterTopic(topic),
+        deadLetterTopic: parkedOn,
         err: lastError,
       },
       'event handler failed on every attempt; message moved to the dead-letter topic',

@@ -12,6 +12,12 @@ export interface OutgoingMessage {
   /** Serialized event envelope (JSON). */
   value: string;
   headers?: Record<string, string>;
+  /**
+   * The consumer groups that handle this message. A bus that routes (Kafka) also delivers it to
+   * each of them on a topic of its own (`deliveryTopic`), read by their `routed` subscriptions;
+   * the message's own topic still gets it, for every other reader. Others ignore it.
+   */
+  deliverTo?: readonly string[];
 }
 
 export interface IncomingMessage extends OutgoingMessage {
@@ -45,6 +51,11 @@ export interface SubscribeOptions {
   maxAttempts?: number;
   /** Delay before the first retry; doubles each time. Default 100 ms. */
   retryBackoffMs?: number;
+  /**
+   * The group handles exactly the messages published with it in `deliverTo`: a bus that routes
+   * delivers only those, from the group's delivery topics of `topics`, instead of all of `topics`.
+   */
+  routed?: boolean;
   /** Where `events_dead_lettered_total` is counted for this group; else the bus's own metrics, if any. */
   metrics?: Pick<Metrics, 'eventsDeadLettered'>;
 }
@@ -74,6 +85,17 @@ export interface EventBus {
 
 /** Messages that fail `maxAttempts` times go here, with the failure in headers. */
 export const deadLetterTopic = (topic: string): string => `${topic}.dlq`;
+
+const DELIVERY_MARK = '.for-';
+
+/** Where a routing bus delivers `topic`'s messages that `group` handles. */
+export const deliveryTopic = (topic: string, group: string): string => `${topic}${DELIVERY_MARK}${group}`;
+
+/** The topic a delivery topic copies (a topic that is not one is returned as it is). */
+export const sourceTopicOf = (topic: string): string => {
+  const at = topic.lastIndexOf(DELIVERY_MARK);
+  return at < 0 ? topic : topic.slice(0, at);
+};
 
 export const DEAD_LETTER_HEADERS = {
   originalTopic: 'x-original-topic',
