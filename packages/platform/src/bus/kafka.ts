@@ -190,7 +190,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     const waits: Promise<void>[] = [];
     for (const topic of topics) {
       // A delivery topic parks on its source topic's dead-letter topic; a dead-letter topic has none.
-      const withDeadLetters = topic.endsWith('.dlq') ? [topic] : sourceTopicOf(topic) !== topic ? [topic, deadLetterTopic(sourceTopicOf(topic))] : [topic, deadLetterTopic(topic)];
+      const withDeadLetters = topic.endsWith('.dlq') ? [topic] : [topic, deadLetterTopic(sourceTopicOf(topic))];
       for (const name of withDeadLetters.map(names.topic)) {
         const pending = topicsReady.get(name);
         if (pending) waits.push(pending);
@@ -288,33 +288,36 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
    * switched before a restart), skips this.
    */
   const catchUpOnWholeTopics = async (requested: SubscribeOptions): Promise<void> => {
-    const behind = async (targets?: Map<string, bigint>): Promise<Map<string, bigint>> => {
-      await connectAdmin();
-      const committed = await admin.fetchOffsets({ groupId: names.group(requested.group), topics: requested.topics.map(names.topic) });
-      const read = new Map<string, bigint>(committed.flatMap(({ topic, partitions: list }) => list.map((p): [string, bigint] => [`${topic}|${p.partition}`, BigInt(p.offset)])));
-      if (!targets) {
-        if (![...read.values()].some((offset) => offset >= 0n)) return new Map();
-        targets = new Map();
-        for (const topic of requested.topics.map(names.topic)) {
-          for (const p of await admin.fetchTopicOffsets(topic)) targets.set(`${topic}|${p.partition}`, BigInt(p.high));
-        }
-      }
-      return new Map([...targets].filter(([key, end]) => (read.get(key) ?? -1n) < end && end > 0n));
+    const whole = requested.topics.map(names.topic);
+    const delivered = requested.topics.map((topic) => names.topic(deliveryTopic(topic, requested.group)));
+    /** The group's committed offset per `topic|partition` (-1: none). */
+    const committedOn = async (topics: string[]): Promise<Map<string, bigint>> => {
+      const offsets = await admin.fetchOffsets({ groupId: names.group(requested.group), topics });
+      return new Map(offsets.flatMap(({ topic, partitions: list }) => list.map((p): [string, bigint] => [`${topic}|${p.partition}`, BigInt(p.offset)])));
     };
+    const anyCommitted = (offsets: Map<string, bigint>): boolean => [...offsets.values()].some((offset) => offset >= 0n);
     await ensureTopics([...requested.topics, ...requested.topics.map((topic) => deliveryTopic(topic, requested.group))]);
-    // Once the group has read any of its delivery topics, it switched before (a restart).
     await connectAdmin();
-    const delivered = await admin.fetchOffsets({ groupId: names.group(requested.group), topics: requested.topics.map((topic) => names.topic(deliveryTopic(topic, requested.group))) });
-    if (delivered.some(({ partitions: list }) => list.some((p) => Number(p.offset) >= 0))) return;
-    let left = await behind();
-    if (left.size === 0) return;
-    logger.info({ group: requested.group, partitions: left.size }, 'reading what is left on the whole topics before switching to the delivery topics');
+    // Read its delivery topics already: it switched before (a restart). Never read the whole topics: a new installation.
+    if (anyCommitted(await committedOn(delivered))) return;
+    if (!anyCommitted(await committedOn(whole))) return;
+    const ends = new Map<string, bigint>();
+    for (const topic of whole) for (const p of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}|${p.partition}`, BigInt(p.high));
+    const unread = async (): Promise<number> => {
+      const read = await committedOn(whole);
+      // A partition with no commit has read nothing (offset 0).
+      const at = (key: string): bigint => {
+        const offset = read.get(key) ?? -1n;
+        return offset < 0n ? 0n : offset;
+      };
+      return [...ends].filter(([key, end]) => at(key) < end).length;
+    };
+    const left = await unread();
+    if (left === 0) return;
+    logger.info({ group: requested.group, partitions: left }, 'reading what is left on the whole topics before switching to the delivery topics');
     const reading = await consume({ ...requested, routed: false });
     try {
-      while (left.size > 0 && !closed) {
-        await new Promise((resolve) => setTimeout(resolve, CATCH_UP_POLL_MS));
-        left = await behind(left);
-      }
+      while (!closed && (await unread()) > 0) await new Promise((resolve) => setTimeout(resolve, CATCH_UP_POLL_MS));
     } finally {
       await reading.stop();
     }
