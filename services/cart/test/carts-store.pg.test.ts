@@ -12,17 +12,21 @@ const isGuardedWrite = (text: string) => /^WITH w0 AS \(UPDATE carts/.test(text)
 
 /** Changes to one cart on PostgreSQL, made without a lock first and with one when they collide. */
 describe('cart changes on PostgreSQL', () => {
+  /** The database as it is, and the same with the hook the races below need. */
+  let real: Db;
   let db: Db;
   /** Runs just before the next guarded write goes to the database (once). */
   let beforeNextWrite: (() => Promise<unknown>) | undefined;
   const writes = { guarded: 0 };
 
   beforeAll(async () => {
-    const real = createPostgresDb({ connectionString: await freshPostgresDatabase('emporium_cart_store_test'), schema: 'cart', max: 10 });
+    real = createPostgresDb({ connectionString: await freshPostgresDatabase('emporium_cart_store_test'), schema: 'cart', max: 10 });
     await migrate(real, MIGRATIONS);
-    // The store gets the real database, with a hook in front of its guarded write.
+    // The store gets the real database, with a hook in front of its guarded write (the shopper's
+    // edits go through the same hooked handle).
     db = {
       ...real,
+      asynchronousCommit: () => db,
       query: async (text, params) => {
         if (isGuardedWrite(text)) {
           writes.guarded++;
@@ -39,7 +43,7 @@ describe('cart changes on PostgreSQL', () => {
     );
   });
   afterAll(async () => {
-    await db?.close();
+    await real?.close();
   });
   beforeEach(() => {
     writes.guarded = 0;
@@ -81,5 +85,18 @@ describe('cart changes on PostgreSQL', () => {
     // Each answer is the cart right after its own change: forty different item counts, 1 to 40.
     expect(answers.map((a) => a.itemCount).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect(await version('c-burst')).toBe(39); // created at 0, then 39 changes
+  });
+
+  it("when a shopper changes a cart, then the change is written through the asynchronous-commit connections, not the service's own", async () => {
+    const shopper = createCartsStore(real, () => new Date());
+    await shopper.update('c-async', (cart, { products }) => addItem(cart, products, 'p1', 2), { productIds: ['p1'] });
+    await shopper.update('c-async', (cart, { products }) => addItem(cart, products, 'p2', 1), { productIds: ['p2'] });
+    // Each connection's last statement: the cart's writes (a create, then a version-guarded update) ran on the relaxed ones.
+    const last = await real.query<{ application_name: string; query: string }>(
+      "SELECT application_name, query FROM pg_stat_activity WHERE datname = current_database() AND query ~ '^WITH w0 AS \\((INSERT INTO|UPDATE) carts'",
+    );
+    expect(last.rows.length).toBeGreaterThan(0);
+    expect(new Set(last.rows.map((r) => r.application_name))).toEqual(new Set(['cart (asynchronous commit)']));
+    expect((await shopper.get('c-async')).lines.map((l) => [l.productId, l.quantity])).toEqual([['p1', 2], ['p2', 1]]);
   });
 });

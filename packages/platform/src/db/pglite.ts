@@ -71,11 +71,12 @@ export async function openPglite(dataDir?: string): Promise<SharedPglite> {
         return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
       });
 
-    return {
+    const db: Db = {
       dialect: 'pglite',
       schema,
       query: single,
       transaction: inSchema,
+      asynchronousCommit: () => db,
       async listen(channel, onNotify) {
         const unlisten = await pglite.listen(assertIdentifier(channel), onNotify);
         return async () => {
@@ -89,6 +90,7 @@ export async function openPglite(dataDir?: string): Promise<SharedPglite> {
         // The shared instance is closed once, by its owner.
       },
     };
+    return db;
   };
 
   return {

@@ -13,6 +13,8 @@ export interface PostgresDbOptions {
   /** Pool size. Default 10. */
   max?: number;
   applicationName?: string;
+  /** False: commits return before their WAL is flushed (see `Db.asynchronousCommit`). Default true. */
+  synchronousCommit?: boolean;
 }
 
 const CONNECTION_LOST = /Connection terminated|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|server closed the connection|Client has encountered a connection error/i;
@@ -63,7 +65,7 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
   const config: pg.PoolConfig = {
     connectionString: options.connectionString,
     max: options.max ?? 10,
-    options: `-c search_path=${schema},public`,
+    options: `-c search_path=${schema},public${options.synchronousCommit === false ? ' -c synchronous_commit=off' : ''}`,
     application_name: options.applicationName ?? schema,
     types: typeParsers,
     connectionTimeoutMillis: 5_000,
@@ -79,10 +81,17 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
     return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
   };
 
-  return {
+  // A pool of its own, opened on first use: the setting belongs to the connection.
+  let asynchronous: Db | undefined;
+  const db: Db = {
     dialect: 'postgres',
     schema,
     query,
+    asynchronousCommit() {
+      if (options.synchronousCommit === false) return db;
+      asynchronous ??= createPostgresDb({ ...options, synchronousCommit: false, applicationName: `${config.application_name} (asynchronous commit)` });
+      return asynchronous;
+    },
     async transaction(work) {
       const client = await pool.connect().catch(unavailable);
       // While a client is checked out the pool does not listen for its errors: a connection that
@@ -180,9 +189,10 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
       }
     },
     async close() {
-      await pool.end();
+      await Promise.all([pool.end(), asynchronous?.close()]);
     },
   };
+  return db;
 }
 
 /** Creates the database if it does not exist (distributed mode: one database per service). */

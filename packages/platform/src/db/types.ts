@@ -25,6 +25,16 @@ export interface Db extends Sql {
    * needs a session-level lock (the outbox relay's leadership). PGlite is one process: not needed.
    */
   openSession?(): Promise<DbSession>;
+  /**
+   * The same database through connections whose commits return before their WAL reaches disk
+   * (`synchronous_commit = off`). A crash of PostgreSQL itself (not of the service, not a clean
+   * restart) may lose what they committed in the last fraction of a second: whole transactions,
+   * never part of one, and never one that a later ordinary commit read from (that commit flushes
+   * the WAL before it). Only for writes that nobody else must hear about and whose owner would
+   * simply make them again (a shopper's cart edits): never for a transaction with an outbox row,
+   * an inbox mark, money or stock. Closed with this one. PGlite answers with itself.
+   */
+  asynchronousCommit(): Db;
   /** Calls `onNotify` for each NOTIFY on `channel`; resolves to an unlisten function. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   isReady(): Promise<boolean>;

@@ -75,6 +75,14 @@ function lineChanges(before: CartState, after: CartState): { gone: string[]; cha
 
 export function createCartsStore(db: Db, clock: () => Date) {
   /**
+   * A shopper's own changes commit without waiting for the WAL flush (ADR 0014): nobody else hears
+   * of them, and the worst a crash of PostgreSQL can do is forget the last fraction of a second of
+   * edits, which the shopper sees and makes again. Event handlers' changes (an order confirmed
+   * empties the cart, a sign-in merges one) go through the caller's ordinary transaction.
+   */
+  const edits = db.asynchronousCommit();
+
+  /**
    * The cart's lines in the order they were added, plus the products in `extraIds`, each with the
    * product and availability the read models hold: one statement.
    */
@@ -149,7 +157,7 @@ export function createCartsStore(db: Db, clock: () => Date) {
    * `extraIds`, as one statement sees them: the version read belongs to exactly these lines.
    */
   async function snapshot(customerId: string, extraIds: readonly string[]): Promise<Contents & { row: (CartRow & { version: number }) | undefined }> {
-    const { rows } = await db.query<ContentRow & { version: number | null; discount_code: string | null; updated_at: Date | null }>(
+    const { rows } = await edits.query<ContentRow & { version: number | null; discount_code: string | null; updated_at: Date | null }>(
       `SELECT c.version, c.discount_code, c.updated_at, ${CONTENT_COLUMNS}
        FROM (SELECT $1::text AS customer_id) k
        LEFT JOIN carts c ON c.customer_id = k.customer_id
@@ -193,7 +201,7 @@ export function createCartsStore(db: Db, clock: () => Date) {
                 ON CONFLICT (customer_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity`,
       );
     }
-    const [saved] = await chain.run<{ updated_at: Date }>(db, () => `SELECT updated_at FROM ${cart}`);
+    const [saved] = await chain.run<{ updated_at: Date }>(edits, () => `SELECT updated_at FROM ${cart}`);
     return saved?.updated_at;
   }
 
@@ -221,7 +229,7 @@ export function createCartsStore(db: Db, clock: () => Date) {
 
   /** The change under the cart's row lock (created on first use), in one transaction. */
   function updateLocked(customerId: string, apply: CartChange, needs: { productIds?: string[]; discountCode?: string }): Promise<Cart> {
-    return db.transaction(async (tx) => {
+    return edits.transaction(async (tx) => {
       // Created on first use and locked, in one statement (DO UPDATE locks the row it returns).
       // The lines are read by the next statement, after the lock: a snapshot taken before
       // waiting for it could miss a concurrent change.
@@ -249,10 +257,10 @@ export function createCartsStore(db: Db, clock: () => Date) {
       for (let attempt = 1; attempt <= OPTIMISTIC_ATTEMPTS; attempt++) {
         const { row, items, products, availability } = await snapshot(customerId, needs.productIds ?? []);
         const before: CartState = { customerId, items, discountCode: row?.discount_code ?? null };
-        const context: ChangeContext = { products, discount: needs.discountCode ? await findDiscount(db, needs.discountCode) : undefined, now: clock() };
+        const context: ChangeContext = { products, discount: needs.discountCode ? await findDiscount(edits, needs.discountCode) : undefined, now: clock() };
         const after = apply(before, context);
         const updatedAt = await saveIfUnchanged(before, after, row?.version);
-        if (updatedAt) return priced(db, after, context, availability, updatedAt, needs);
+        if (updatedAt) return priced(edits, after, context, availability, updatedAt, needs);
       }
       return updateLocked(customerId, apply, needs);
     },
