@@ -125,7 +125,11 @@ async function sagaEvents(options: Options, orderIds: Set<string>): Promise<Map<
       if (seen >= expected) done();
     },
   });
-  await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 60_000))]);
+  // A minute at most (the table then covers what was read); the timer must not outlive the read,
+  // or it keeps the bench's process alive after its report.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, 60_000)))]);
+  clearTimeout(timer);
   await consumer.disconnect();
   return found;
 }
