@@ -73,7 +73,7 @@ export function defineService(definition: ServiceDefinition): Service {
   let stopBackground: Array<() => Promise<void>> = [];
   let started = false;
   const pruneInboxNow = async (): Promise<number> => {
-    const cutoff = inboxCutoff(await deps.bus.retention(topics));
+    const cutoff = inboxCutoff(await deps.bus.retention(topics, name));
     return cutoff ? pruneInbox(deps.db, cutoff) : 0;
   };
   const inboxRetention = every(INBOX_PRUNE_INTERVAL_MS, deps.logger, 'inbox prune', async () => {

@@ -65,7 +65,7 @@ describeEventBusContract(
 );
 
 describe('kafka bus retention', () => {
-  it("says how old a message still on a topic can be: the topic's retention.ms plus segment.ms, and null once the topic keeps messages without limit", async () => {
+  it("says how old a message still on a topic can be: the topic's retention.ms plus segment.ms, null once the topic keeps messages without limit, and the longer of the two when a group's delivery topic keeps its copies longer", async () => {
     await assertBrokerReachable();
     const namespace = `retention-${Math.random().toString(36).slice(2, 8)}`;
     const bus = createKafkaBus({ brokers, clientId: 'emporium-retention-test', logger, namespace });
@@ -84,6 +84,18 @@ describe('kafka bus retention', () => {
       expect(await bus.retention(['retention-a'])).toBeNull();
       await setTopic({ 'retention.ms': '3600000', 'segment.ms': '600000', 'cleanup.policy': 'compact' });
       expect(await bus.retention(['retention-a'])).toBeNull();
+      await setTopic({ 'retention.ms': '3600000', 'segment.ms': '600000' });
+
+      // A group's delivery topic is a copy of the topic with a retention of its own: the longer one counts.
+      expect(await bus.retention(['retention-a'], 'inventory')).toBe(4_200_000); // no delivery topic yet
+      await bus.publish([{ topic: 'retention-a', key: 'k', value: '{}', deliverTo: ['inventory'] }]);
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: `${namespace}.retention-a.for-inventory`, configEntries: [{ name: 'retention.ms', value: '7200000' }, { name: 'segment.ms', value: '600000' }] }],
+      });
+      expect(await bus.retention(['retention-a'], 'inventory')).toBe(7_800_000);
+      expect(await bus.retention(['retention-a'], 'shipping')).toBe(4_200_000); // another group's copy does not
+      expect(await bus.retention(['retention-a'])).toBe(4_200_000);
     } finally {
       await admin.disconnect();
       await bus.close();

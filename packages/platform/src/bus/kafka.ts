@@ -377,13 +377,18 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
    * From the topics' own settings: Kafka deletes a log segment once its newest message is older
    * than retention.ms, and a segment takes new messages for up to segment.ms, so a message can stay
    * for both. A topic that is compacted or kept without limit (retention.ms -1) makes it null.
+   * With a group, its delivery topics that exist count as well, whichever way it reads now: a group
+   * that still reads the whole topics reads its delivery topics after the switch.
    */
-  const retention = async (topics: readonly string[]): Promise<number | null> => {
+  const retention = async (topics: readonly string[], group?: string): Promise<number | null> => {
     if (topics.length === 0) return 0;
     await connectAdmin();
+    const copies = group === undefined ? [] : topics.map((topic) => names.topic(deliveryTopic(topic, group)));
+    const existing = copies.length > 0 ? new Set(await admin.listTopics()) : new Set<string>();
+    const described = [...topics.map(names.topic), ...copies.filter((name) => existing.has(name))];
     const { resources } = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: topics.map((topic) => ({ type: ConfigResourceTypes.TOPIC, name: names.topic(topic), configNames: ['retention.ms', 'segment.ms', 'cleanup.policy'] })),
+      resources: described.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['retention.ms', 'segment.ms', 'cleanup.policy'] })),
     });
     let longest = 0;
     for (const resource of resources) {

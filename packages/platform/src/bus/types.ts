@@ -77,8 +77,10 @@ export interface EventBus {
    * How old a message of these topics that is still on the bus can be, in ms; null when the bus
    * keeps them without limit. An event can be delivered again (a redelivery, a replay from the
    * beginning) only while it is on the bus, so a consumer's inbox must remember it at least this long.
+   * Given the consumer's `group`, the copies the bus keeps for that group count too (on Kafka, its
+   * delivery topics, whose retention an operator may set apart from their source topic's).
    */
-  retention(topics: readonly string[]): Promise<number | null>;
+  retention(topics: readonly string[], group?: string): Promise<number | null>;
   /** Stops every subscription (draining in-flight handlers), then disconnects. */
   close(): Promise<void>;
 }
