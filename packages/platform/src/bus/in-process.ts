@@ -40,9 +40,17 @@ export interface InProcessBusOptions {
 interface LogRow {
   id: number;
   key: string;
-  value: string;
-  headers: Record<string, string>;
+  /** Null: a message for other groups, which a routed subscription skips (only its id is read). */
+  value: string | null;
+  headers: Record<string, string> | null;
 }
+
+/** A message of the log that the subscription handles. */
+type MineRow = LogRow & { value: string; headers: Record<string, string> };
+const isMine = (row: LogRow): row is MineRow => row.value !== null;
+
+/** Of a routed group (`$n`), only the messages for it: those naming it, and those naming no one (NULL, from before routing). */
+const FOR_GROUP = (param: string) => `(${param}::text IS NULL OR deliver_to IS NULL OR ${param} = ANY(deliver_to))`;
 
 /** The in-process bus, with the operations staff and tests use besides the EventBus contract. */
 export interface InProcessBus extends EventBus {
@@ -75,6 +83,8 @@ export function partitionFor(key: string, partitions: number): number {
  * order per key, independent consumer groups, bounded retries then a dead-letter topic —
  * and messages survive a restart, because nothing lives only in memory.
  * Within a group the oldest live subscription owns every partition; the others stand by.
+ * It routes as the Kafka adapter does (ADR 0013): a `routed` subscription is handed, and woken
+ * by, only the messages published for its group; it steps over the others without reading them.
  */
 export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
   const { db, logger } = options;
@@ -87,6 +97,8 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
   const publishedCount = new Map<string, number>();
   signals.setMaxListeners(0);
   const groups = new Map<string, InternalSubscription[]>();
+  /** The routed groups reading each topic: woken by a message that names no groups (it is for all). */
+  const routedGroups = new Map<string, Set<string>>();
   const subscriptions = new Set<InternalSubscription>();
   /** Bumped by replay(): a partition loop that sees a new value reloads its offset. */
   const generations = new Map<string, number>();
@@ -104,6 +116,8 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
   interface InternalSubscription extends Subscription {
     stopped: boolean;
     topics: readonly string[];
+    /** Set when routed: the group whose messages alone it handles. */
+    routedGroup?: string;
   }
 
   const publish = async (messages: readonly OutgoingMessage[]) => {
@@ -111,22 +125,33 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
     if (messages.length === 0) return;
     const values: unknown[] = [];
     const rows = messages.map((m, i) => {
-      values.push(m.topic, partitionFor(m.key, partitions), m.key, m.value, JSON.stringify(m.headers ?? {}));
-      const p = i * 5;
-      return `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb)`;
+      values.push(m.topic, partitionFor(m.key, partitions), m.key, m.value, JSON.stringify(m.headers ?? {}), m.deliverTo ? [...m.deliverTo] : null);
+      const p = i * 6;
+      return `($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}::jsonb, $${p + 6}::text[])`;
     });
-    await db.query(`INSERT INTO messages (topic, partition, key, value, headers) VALUES ${rows.join(', ')}`, values);
-    // Wake only the loops of the partitions that got messages, not every loop of the topic.
-    for (const channel of new Set(messages.map((m) => channelOf(m.topic, partitionFor(m.key, partitions))))) {
+    await db.query(`INSERT INTO messages (topic, partition, key, value, headers, deliver_to) VALUES ${rows.join(', ')}`, values);
+    // Wake only the loops of the partitions that got messages, not every loop of the topic, and of
+    // the routed groups only those the messages are for.
+    const channels = new Set<string>();
+    for (const m of messages) {
+      const channel = channelOf(m.topic, partitionFor(m.key, partitions));
+      channels.add(channel);
+      for (const group of m.deliverTo ?? routedGroups.get(m.topic) ?? []) channels.add(channelOf(m.topic, partitionFor(m.key, partitions), group));
+    }
+    for (const channel of channels) {
       publishedCount.set(channel, (publishedCount.get(channel) ?? 0) + 1);
       signals.emit(channel);
     }
   };
 
-  const channelOf = (topic: string, partition: number) => `${topic}#${partition}`;
-  /** Wakes every partition loop of `topic` (replay). */
-  const wakeTopic = (topic: string) => {
-    for (let p = 0; p < partitions; p++) signals.emit(channelOf(topic, p));
+  /** Where a partition's loop waits: for every message, or (routed) for its group's only. */
+  const channelOf = (topic: string, partition: number, routedGroup?: string) => (routedGroup === undefined ? `${topic}#${partition}` : `${topic}#${partition}@${routedGroup}`);
+  /** Wakes every partition loop of `topic` read by `group` (replay). */
+  const wakeTopic = (topic: string, group: string) => {
+    for (let p = 0; p < partitions; p++) {
+      signals.emit(channelOf(topic, p));
+      signals.emit(channelOf(topic, p, group));
+    }
   };
 
   const waitForSignal = (topic: string, sub: InternalSubscription, ms: number) =>
@@ -170,12 +195,15 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
           );
           lastId = found.rows[0]?.last_id ?? 0;
         }
-        const channel = channelOf(topic, partition);
+        const channel = channelOf(topic, partition, sub.routedGroup);
         const seen = publishedCount.get(channel) ?? 0;
+        // Routed: the other groups' messages come back as bare ids, skipped but counted past.
         const { rows } = await db.query<LogRow>(
-          'SELECT id, key, value, headers FROM messages WHERE topic = $1 AND partition = $2 AND id > $3 ORDER BY id LIMIT $4',
-          [topic, partition, lastId, fetchSize],
+          `SELECT id, key, CASE WHEN ${FOR_GROUP('$5')} THEN value END AS value, CASE WHEN ${FOR_GROUP('$5')} THEN headers END AS headers
+             FROM messages WHERE topic = $1 AND partition = $2 AND id > $3 ORDER BY id LIMIT $4`,
+          [topic, partition, lastId, fetchSize, sub.routedGroup ?? null],
         );
+        const mine = rows.filter(isMine);
         if (rows.length === 0) {
           if ((publishedCount.get(channel) ?? 0) === seen) await waitForSignal(channel, sub, idlePollMs);
           continue;
@@ -184,8 +212,8 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
         // of the batch, which the inbox skips), not once per message.
         let done: number | undefined;
         try {
-          rows: for (let start = 0; start < rows.length; start += batchSize) {
-            const run = rows.slice(start, start + batchSize);
+          rows: for (let start = 0; start < mine.length; start += batchSize) {
+            const run = mine.slice(start, start + batchSize);
             if (opts.batchHandler && run.length > 1) {
               if (sub.stopped || !isOwner(sub)) break;
               try {
@@ -208,6 +236,8 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
               done = row.id;
             }
           }
+          // Every message of ours is done: the others' messages after it are passed too.
+          if (done === mine[mine.length - 1]?.id && !replayed()) done = rows[rows.length - 1]!.id;
         } finally {
           if (done !== undefined && !replayed()) {
             await db.query(
@@ -237,7 +267,7 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
     opts: SubscribeOptions,
     topic: string,
     partition: number,
-    row: LogRow,
+    row: MineRow,
     maxAttempts: number,
     backoff: number,
   ): Promise<boolean> => {
@@ -290,6 +320,7 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
         group: opts.group,
         stopped: false,
         topics: opts.topics,
+        ...(opts.routed ? { routedGroup: opts.group } : {}),
         stop: async () => {
           sub.stopped = true;
           const members = groups.get(opts.group) ?? [];
@@ -302,6 +333,7 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
       };
       groups.set(opts.group, [...(groups.get(opts.group) ?? []), sub]);
       subscriptions.add(sub);
+      if (opts.routed) for (const topic of opts.topics) routedGroups.set(topic, (routedGroups.get(topic) ?? new Set()).add(opts.group));
       const loops: Promise<void>[] = [];
       for (const topic of opts.topics) {
         for (let p = 0; p < partitions; p++) loops.push(consumePartition(sub, opts, topic, p));
@@ -315,10 +347,13 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
       if (chosen) await db.query('DELETE FROM consumer_offsets WHERE group_id = ANY($1)', [[...chosen]]);
       else await db.query('DELETE FROM consumer_offsets');
       let redelivered = 0;
-      for (const [, members] of live) {
-        const { rows } = await db.query<{ n: number }>('SELECT count(*) AS n FROM messages WHERE topic = ANY($1)', [[...members[0]!.topics]]);
+      for (const [group, members] of live) {
+        const { rows } = await db.query<{ n: number }>(`SELECT count(*) AS n FROM messages WHERE topic = ANY($1) AND ${FOR_GROUP('$2')}`, [
+          [...members[0]!.topics],
+          members[0]!.routedGroup ?? null,
+        ]);
         redelivered += Number(rows[0]?.n ?? 0);
-        for (const topic of members[0]!.topics) wakeTopic(topic);
+        for (const topic of members[0]!.topics) wakeTopic(topic, group);
       }
       logger.warn({ groups: live.map(([group]) => group), redelivered }, 'consumer offsets reset: replaying topics from the beginning');
       return redelivered;
@@ -330,8 +365,8 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
         const { rows } = await db.query<{ n: number }>(
           `SELECT count(*) AS n FROM messages m
              LEFT JOIN consumer_offsets o ON o.group_id = $1 AND o.topic = m.topic AND o.partition = m.partition
-           WHERE m.topic = ANY($2) AND m.id > COALESCE(o.last_id, 0)`,
-          [group, [...members[0]!.topics]],
+           WHERE m.topic = ANY($2) AND m.id > COALESCE(o.last_id, 0) AND ${FOR_GROUP('$3')}`,
+          [group, [...members[0]!.topics], members[0]!.routedGroup ?? null],
         );
         total += Number(rows[0]?.n ?? 0);
       }
