@@ -13,9 +13,10 @@ export interface OutgoingMessage {
   value: string;
   headers?: Record<string, string>;
   /**
-   * The consumer groups that handle this message. A bus that routes (Kafka) also delivers it to
-   * each of them on a topic of its own (`deliveryTopic`), read by their `routed` subscriptions;
-   * the message's own topic still gets it, for every other reader. Others ignore it.
+   * The consumer groups that handle this message, for their `routed` subscriptions. Kafka also
+   * writes it to each of them on a topic of its own (`deliveryTopic`); the in-process bus records
+   * the names with the message. The message's own topic still gets it, for every other reader.
+   * Left out: on Kafka no routed subscription receives it; on the in-process bus every one does.
    */
   deliverTo?: readonly string[];
 }
