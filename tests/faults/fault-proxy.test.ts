@@ -76,6 +76,34 @@ describe('the TCP fault proxy', () => {
     expect(received).toBe('abcdef');
   });
 
+  it('when the latency is lifted while chunks still wait, then the chunks sent since do not overtake them or each other (TCP never reorders bytes)', async () => {
+    const socket = await open();
+    socket.setNoDelay(true);
+    let written = '';
+    let received = '';
+    socket.on('data', (chunk: Buffer) => void (received += chunk.toString()));
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const writeFor = async (ms: number) => {
+      const until = Date.now() + ms;
+      for (let i = written.length; Date.now() < until; i++) {
+        written += `${i};`;
+        socket.write(`${i};`);
+        await sleep(1);
+      }
+    };
+    for (let round = 0; round < 3; round++) {
+      proxy.latency({ upstream: 100, downstream: 0 });
+      await writeFor(60);
+      // Lifted: what is written now waits for the chunks still held, each on a timer of its own length.
+      proxy.heal();
+      await writeFor(120);
+    }
+    const deadline = Date.now() + 5_000;
+    while (received.length < written.length && Date.now() < deadline) await sleep(20);
+    expect(received.length).toBe(written.length);
+    expect(received === written, 'the echoed bytes arrive in the order they were written').toBe(true);
+  });
+
   it('when blackholed, then connections are accepted but nothing comes back, and heal closes the ones that lost bytes', async () => {
     const before = await open();
     proxy.blackhole();

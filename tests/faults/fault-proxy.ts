@@ -51,20 +51,30 @@ interface Pair {
   tainted: boolean;
 }
 
-/** Forwards chunks from `from` to `to` after `delay()` ms, keeping their order. */
+/**
+ * Forwards chunks from `from` to `to` after `delay()` ms, keeping their order. One queue and one
+ * timer for its head: a timer per chunk let chunks overtake each other once the latency changed
+ * (Node fires expired timers grouped by their duration, not by when they are due), which no TCP
+ * connection does, and a Kafka client reading the reordered bytes crashed on a garbled frame.
+ */
 function pipeDelayed(from: Socket, to: () => Socket | undefined, delay: () => number, dropping: () => boolean, onDrop: () => void): void {
-  let last = 0;
-  from.on('data', (chunk: Buffer) => {
-    if (dropping()) return onDrop();
-    const ms = delay();
-    const send = () => {
+  const waiting: Array<{ due: number; chunk: Buffer }> = [];
+  let timer: NodeJS.Timeout | undefined;
+  const forward = () => {
+    timer = undefined;
+    const now = Date.now();
+    while (waiting.length > 0 && waiting[0]!.due <= now) {
+      const { chunk } = waiting.shift()!;
       const target = to();
       if (target && !target.destroyed) target.write(chunk);
-    };
-    if (ms <= 0 && last <= Date.now()) return send();
-    // Never overtake a chunk already scheduled (latency may have changed in between).
-    last = Math.max(Date.now() + ms, last);
-    setTimeout(send, last - Date.now());
+    }
+    if (waiting.length > 0) timer = setTimeout(forward, waiting[0]!.due - now);
+  };
+  from.on('data', (chunk: Buffer) => {
+    if (dropping()) return onDrop();
+    // Never overtake a chunk already waiting (the latency may have changed in between).
+    waiting.push({ due: Math.max(Date.now() + delay(), waiting.at(-1)?.due ?? 0), chunk });
+    if (timer === undefined) forward();
   });
 }
 
