@@ -493,9 +493,10 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve };
 }
 
-async function pollUntil(condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
+/** Resolves once `condition` holds, checking every 20 ms; throws naming `what` after `timeoutMs`. Also for the buses' own tests. */
+export async function pollUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

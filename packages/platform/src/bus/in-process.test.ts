@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPglite, type SharedPglite } from '../db/pglite';
 import { createLogger } from '../logger';
 import { createInProcessBus } from './in-process';
-import { describeEventBusContract } from './contract-suite';
+import { describeEventBusContract, pollUntil } from './contract-suite';
 
 let pglite: SharedPglite;
 beforeAll(async () => {
@@ -17,13 +17,7 @@ describeEventBusContract('in-process (durable log on the embedded database)', as
 });
 
 describe('in-process bus routing (ADR 0013)', () => {
-  const until = async (what: string, done: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await done())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  };
+  const until = (what: string, done: () => boolean | Promise<boolean>) => pollUntil(done, 10_000, () => what);
 
   it('when messages name the groups that handle them, then each routed group receives only its own (and those naming no one), in order per key, a reader of the whole topic every one, and a replay counts only what each group will receive again', async () => {
     const bus = createInProcessBus({ db: pglite.forSchema('bus_routing'), logger: createLogger('test', 'silent'), idlePollMs: 60_000, fetchSize: 5 });

@@ -134,9 +134,9 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
     // the routed groups only those the messages are for.
     const channels = new Set<string>();
     for (const m of messages) {
-      const channel = channelOf(m.topic, partitionFor(m.key, partitions));
-      channels.add(channel);
-      for (const group of m.deliverTo ?? routedGroups.get(m.topic) ?? []) channels.add(channelOf(m.topic, partitionFor(m.key, partitions), group));
+      const partition = partitionFor(m.key, partitions);
+      channels.add(channelOf(m.topic, partition));
+      for (const group of m.deliverTo ?? routedGroups.get(m.topic) ?? []) channels.add(channelOf(m.topic, partition, group));
     }
     for (const channel of channels) {
       publishedCount.set(channel, (publishedCount.get(channel) ?? 0) + 1);

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import kafkajs from 'kafkajs';
 import type { Consumer } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { describeEventBusContract } from './contract-suite';
+import { describeEventBusContract, pollUntil } from './contract-suite';
 import { createKafkaBus } from './kafka';
 import { createKafkaGroupOps } from './kafka-ops';
 
@@ -149,13 +149,7 @@ describe('kafka bus offset commits', () => {
 });
 
 describe('kafka bus routing (delivery topics per consumer group)', () => {
-  const until = async (what: string, done: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await done())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
+  const until = (what: string, done: () => boolean | Promise<boolean>) => pollUntil(done, 20_000, () => what);
   const message = (i: number, deliverTo: string[]) => ({ topic: 'routing-a', key: `k${i % 3}`, value: `m${i}`, headers: { for: deliverTo.join(',') }, deliverTo });
 
   it('when messages name the groups that handle them, then each routed group receives only its own, in order per key, and a reader of the whole topic still receives every one', async () => {
