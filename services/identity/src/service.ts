@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { createHttpApp, defineService, every, type Service, type ServiceDeps } from '@emporium/platform';
+import { createHttpApp, createIdempotency, defineService, every, type Service, type ServiceDeps } from '@emporium/platform';
 import { createAuth } from './auth';
 import { decodeKeyEncryptionKey, loadIdentityConfig } from './config';
 import { createPasswordHasher } from './domain/passwords';
-import { authRoutes } from './http/auth.routes';
+import { authRoutes, verifiedCaller } from './http/auth.routes';
 import { jwksRoutes } from './http/jwks.routes';
 import { createKeyEncryption } from './keys/key-encryption';
 import { createKeyRing } from './keys/key-ring';
@@ -91,7 +91,14 @@ export async function createIdentityService(deps: ServiceDeps, options: Identity
     now,
     logger,
   });
-  authRoutes(app, auth);
+  const idempotency = createIdempotency({
+    db: deps.db,
+    logger,
+    principal: verifiedCaller,
+    // The body of a new staff account holds its password: what is stored is keyed by a secret of this installation.
+    requestHashKey: once(async () => createHmac('sha256', await saltKey()).update('idempotency-request-hash').digest()),
+  });
+  authRoutes(app, auth, idempotency);
   jwksRoutes(app, ring);
 
   const service = defineService({
@@ -100,6 +107,7 @@ export async function createIdentityService(deps: ServiceDeps, options: Identity
     app,
     migrationsDir: MIGRATIONS,
     background: [
+      idempotency.cleanupTask(),
       every(options.maintenanceIntervalMs ?? 60_000, logger, 'identity-maintenance', async () => {
         await ring.maintain();
         await store.deleteExpired(now());

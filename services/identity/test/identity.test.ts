@@ -244,6 +244,36 @@ describe('identity over HTTP on the embedded database', () => {
     expect(await count('SELECT count(*)::int AS n FROM staff WHERE email = $1', [other.email])).toBe(0);
   });
 
+  it('when an admin retries creating staff with the same Idempotency-Key, then the first 201 comes back and one account exists', async () => {
+    const admin = (await post('/auth/staff/signin', ADMIN)).json();
+    const member = { email: 'packer@emporium.test', password: 'Packer-Passw0rd-7', name: 'Pat', roles: ['operations'] };
+    const create = (body: object, key: string, token?: string) =>
+      identity.app.inject({ method: 'POST', url: '/auth/staff', payload: body, headers: { 'idempotency-key': key, ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+
+    expect((await create(member, 'staff-key-1')).statusCode).toBe(401);
+    const first = await create(member, 'staff-key-1', admin.accessToken);
+    expect(first.statusCode).toBe(201);
+    const again = await create(member, 'staff-key-1', admin.accessToken);
+    expect(again.statusCode).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual(first.json());
+    expect(await count('SELECT count(*)::int AS n FROM staff WHERE email = $1', [member.email])).toBe(1);
+
+    const reused = await create({ ...member, name: 'Someone else' }, 'staff-key-1', admin.accessToken);
+    expect(reused.statusCode).toBe(422);
+    expect(reused.json()).toMatchObject({ code: 'IDEMPOTENCY.KEY_REUSED', errors: [{ field: 'idempotency-key' }] });
+    // Without the key a repeat is the conflict it always was.
+    expect((await post('/auth/staff', member, admin.accessToken)).statusCode).toBe(409);
+
+    // The key belongs to the admin identity verified, and the unauthenticated try claimed nothing.
+    const { rows } = await db.query<{ principal: string; request_hash: string }>('SELECT principal, request_hash FROM idempotency_requests WHERE key = $1', ['staff-key-1']);
+    expect(rows).toEqual([{ principal: decodeJwt(admin.accessToken).sub, request_hash: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    // The body holds a password: the stored hash is keyed, not a SHA-256 anyone could recompute.
+    const { createHash } = await import('node:crypto');
+    const plain = createHash('sha256').update(`POST /auth/staff\n${JSON.stringify(Object.fromEntries(Object.entries(member).sort()))}`).digest('hex');
+    expect(rows[0]!.request_hash).not.toBe(plain);
+  });
+
   it('when a guest signs up with their guest token, then customer_signed_in in the outbox names the guest, once', async () => {
     const guest = await post('/auth/guest');
     expect(guest.statusCode).toBe(201);

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Db, Sql } from '../db/types';
@@ -37,6 +37,12 @@ export interface IdempotencyOptions {
   leaseMs?: number;
   /** Who is asking: keys are unique per principal. Default: the gateway's principal (ADR 0009). */
   principal?: (request: FastifyRequest) => string | undefined;
+  /**
+   * For routes whose bodies carry secrets (a new account's password): the stored request hash is
+   * an HMAC-SHA-256 under this key instead of a plain SHA-256, so a copy of the table cannot be
+   * used to guess the secret offline. Default: plain SHA-256.
+   */
+  requestHashKey?: () => Promise<Buffer>;
 }
 
 export interface RecordedResponse {
@@ -181,7 +187,8 @@ export function createIdempotency(options: IdempotencyOptions): Idempotency {
     const key = headerKey(request);
     if (key === undefined) return;
     const route = `${request.method} ${request.routeOptions.url ?? request.url}`;
-    const hash = createHash('sha256').update(`${request.method} ${request.url}\n${canonicalJson(request.body)}`).digest('hex');
+    const hashed = `${request.method} ${request.url}\n${canonicalJson(request.body)}`;
+    const hash = (options.requestHashKey ? createHmac('sha256', await options.requestHashKey()) : createHash('sha256')).update(hashed).digest('hex');
     let decision: Decision;
     try {
       decision = await claim(principalKey(request), key, route, hash);

@@ -15,13 +15,20 @@ import {
   StaffSignInRequest,
   TokenPair,
 } from '@emporium/contracts';
-import { problemResponses, type HttpApp } from '@emporium/platform';
+import { problemResponses, type HttpApp, type Idempotency } from '@emporium/platform';
 import type { Auth } from '../auth';
-import { bearerToken } from '../verify';
+import { bearerToken, type VerifiedToken } from '../verify';
 
 const problems = { ...problemResponses, 401: problemResponses[400], 403: problemResponses[400] };
 
-export function authRoutes(app: HttpApp, auth: Auth): void {
+/**
+ * The gateway sends /auth/* without a principal (identity reads the token itself), so idempotency
+ * keys on identity's routes belong to the caller that identity verified before the key is claimed.
+ */
+const verifiedCallers = new WeakMap<FastifyRequest, VerifiedToken>();
+export const verifiedCaller = (request: FastifyRequest): string | undefined => verifiedCallers.get(request)?.subject;
+
+export function authRoutes(app: HttpApp, auth: Auth, idempotency: Idempotency): void {
   const caller = (request: FastifyRequest) => auth.authenticate(bearerToken(request.headers.authorization));
 
   // Tokens are never cached by browsers or proxies.
@@ -77,7 +84,11 @@ export function authRoutes(app: HttpApp, auth: Auth): void {
     schema: { tags: ['staff'], summary: 'Staff sign-in', body: StaffSignInRequest, response: { 200: StaffSession, ...problems } },
   }, async (request) => auth.staffSignIn(request.body));
 
-  app.post('/auth/staff', {
+  // Sign-up, guest and sign-in answers hold tokens, which are never stored: a repeated sign-up is a
+  // sign-in to the same account (ADR 0008) and a second guest session costs nothing.
+  app.post('/auth/staff', idempotency.route({
     schema: { tags: ['staff'], summary: 'Create a staff account (Bearer access token of an admin)', body: CreateStaffRequest, response: { 201: StaffMember, ...problems } },
-  }, async (request, reply) => reply.code(201).send(await auth.createStaff(await caller(request), request.body)));
+    // Runs before the key is claimed: an unauthenticated request claims nothing.
+    preHandler: async (request: FastifyRequest) => void verifiedCallers.set(request, await caller(request)),
+  }), async (request, reply) => reply.code(201).send(await auth.createStaff(verifiedCallers.get(request)!, request.body)));
 }
