@@ -41,4 +41,64 @@ describe('a PostgreSQL database handle', () => {
     await own.close();
     await expect(relaxed.query('SELECT 1')).rejects.toThrow();
   });
+
+  describe('a transaction whose first statement travels with BEGIN (ADR 0012 amendment)', () => {
+    const noteCount = async (text: string) => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM notes WHERE text = $1', [text])).rows[0]!.n;
+
+    it('when the first statement has parameters, then it already runs inside the transaction and answers its own rows', async () => {
+      const [first, second] = await db.transaction(async (tx) => [
+        (await tx.query<{ t: Date; id: number }>('SELECT now() AS t, $1::int AS id', [7])).rows,
+        // now() is the transaction's start: the same for every statement of one transaction.
+        (await tx.query<{ t: Date }>('SELECT now() AS t, clock_timestamp() > now() AS later', [])).rows,
+      ]);
+      expect(first).toEqual([{ t: expect.any(Date), id: 7 }]);
+      expect(second[0]!.t.getTime()).toBe(first[0]!.t.getTime());
+    });
+
+    it('when the work fails after its first write, then that write is rolled back with the rest', async () => {
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.query('INSERT INTO notes (id, text) VALUES ($1, $2)', [101, 'rolled back with BEGIN']);
+          throw new Error('the work failed');
+        }),
+      ).rejects.toThrow('the work failed');
+      expect(await noteCount('rolled back with BEGIN')).toBe(0);
+    });
+
+    it('when the first statement fails, then nothing is written, the connection stays usable and the statement runs again later', async () => {
+      await db.query('INSERT INTO notes (id, text) VALUES ($1, $2)', [102, 'taken']);
+      // Every connection of the pool (max 3) meets the failing first statement and then reuses it.
+      for (let round = 0; round < 4; round++) {
+        await expect(
+          Promise.all([1, 2, 3].map(() => db.transaction((tx) => tx.query('INSERT INTO notes (id, text) VALUES ($1, $2)', [102, 'again'])))),
+        ).rejects.toMatchObject({ code: '23505' });
+      }
+      const ids = await db.transaction(async (tx) => {
+        await tx.query('INSERT INTO notes (id, text) VALUES ($1, $2)', [103, 'after the failures']);
+        return (await tx.query<{ id: number }>('SELECT id FROM notes WHERE id = ANY($1::int[]) ORDER BY id', [[102, 103]])).rows.map((r) => r.id);
+      });
+      expect(ids).toEqual([102, 103]);
+      expect(await noteCount('again')).toBe(0);
+    });
+
+    it('when a statement fails to parse as the first of a transaction, then its name is not taken as prepared on that connection', async () => {
+      const broken = 'SELECT no_such_column FROM notes WHERE id = $1';
+      for (let round = 0; round < 3; round++) {
+        await expect(db.transaction((tx) => tx.query(broken, [1]))).rejects.toMatchObject({ code: '42703' });
+      }
+      await db.query('ALTER TABLE notes ADD COLUMN IF NOT EXISTS no_such_column text');
+      try {
+        // Prepared statements are per connection: each of the pool's must parse it afresh now.
+        const rows = await Promise.all([1, 2, 3].map(() => db.transaction(async (tx) => (await tx.query(broken, [102])).rows)));
+        expect(rows).toEqual([[{ no_such_column: null }], [{ no_such_column: null }], [{ no_such_column: null }]]);
+      } finally {
+        await db.query('ALTER TABLE notes DROP COLUMN no_such_column');
+      }
+    });
+
+    it('when the work runs no statement, then the transaction resolves to its value', async () => {
+      expect(await db.transaction(async () => 'nothing to do')).toBe('nothing to do');
+      expect(await db.transaction(async (tx) => (await tx.query('SELECT 1 AS one')).rows)).toEqual([{ one: 1 }]);
+    });
+  });
 });

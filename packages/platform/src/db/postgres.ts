@@ -59,6 +59,84 @@ function preparedStatements() {
   };
 }
 
+/** What BeginAndQuery uses of node-postgres's connection and its Query class (not in @types/pg). */
+interface PgConnection {
+  parse(query: { text: string; name?: string }): void;
+  bind(config: object): void;
+  execute(config: object): void;
+  stream: { cork?: () => void; uncork?: () => void };
+  submittedNamedStatements: Record<string, string>;
+}
+interface PgQuery {
+  name?: string;
+  submit(connection: PgConnection): Error | null;
+  handleCommandComplete(message: unknown, connection: PgConnection): void;
+  handleError(error: Error, connection: PgConnection): void;
+}
+type QueryCallback = (error: Error | null, result: pg.QueryResult) => void;
+const PgQueryClass = pg.Query as unknown as new (config: pg.QueryConfig, values: undefined, callback: QueryCallback) => PgQuery;
+const pgQuery = pg.Query.prototype as unknown as PgQuery;
+
+/**
+ * BEGIN and a transaction's first parameterized statement in one round trip (ADR 0012 amendment):
+ * BEGIN goes as an unnamed extended-protocol statement without a Sync of its own, then the
+ * statement with its Sync, in one write. The server runs both and answers both after that Sync,
+ * and an explicit transaction stays open after a Sync (the protocol's "Extended Query" flow). If
+ * BEGIN fails, the server skips the statement too: it never runs outside the transaction.
+ * This is node-postgres's own Query (row parsing, types, prepared names) with BEGIN's messages
+ * sent first and BEGIN's answers kept out of the result; client.query accepts it as a Submittable.
+ */
+class BeginAndQuery extends PgQueryClass {
+  // BEGIN's ParseComplete must not mark the statement's name as parsed: the name reads as
+  // undefined from the moment it is sent until BEGIN's CommandComplete.
+  private phase: 'submitting' | 'beginning' | 'begun' = 'submitting';
+  private readonly statementName: string | undefined;
+
+  constructor(config: pg.QueryConfig, callback: QueryCallback) {
+    super(config, undefined, callback);
+    this.statementName = config.name;
+    Object.defineProperty(this, 'name', {
+      get: () => (this.phase === 'beginning' ? undefined : this.statementName),
+      set: () => undefined,
+      configurable: true,
+    });
+  }
+
+  override submit(connection: PgConnection): Error | null {
+    connection.stream.cork?.();
+    try {
+      connection.parse({ text: 'BEGIN' });
+      connection.bind({});
+      connection.execute({});
+      const error = pgQuery.submit.call(this, connection);
+      if (!error) this.phase = 'beginning';
+      return error;
+    } finally {
+      connection.stream.uncork?.();
+    }
+  }
+
+  override handleCommandComplete(message: unknown, connection: PgConnection): void {
+    if (this.phase === 'beginning') {
+      this.phase = 'begun';
+      return;
+    }
+    pgQuery.handleCommandComplete.call(this, message, connection);
+  }
+
+  override handleError(error: Error, connection: PgConnection): void {
+    // BEGIN failed: the server skipped the statement's Parse, so the name is not prepared here.
+    if (this.phase === 'beginning' && this.statementName) delete connection.submittedNamedStatements[this.statementName];
+    pgQuery.handleError.call(this, error, connection);
+  }
+}
+
+/** Sends BEGIN and `config` (which has parameters) in one round trip on `client`. */
+const beginWith = (client: pg.PoolClient, config: pg.QueryConfig) =>
+  new Promise<pg.QueryResult>((resolve, reject) => {
+    client.query(new BeginAndQuery(config, (error, result) => (error ? reject(error) : resolve(result))) as unknown as pg.QueryConfig);
+  });
+
 /** A pool whose connections resolve unqualified names in the service's schema. */
 export function createPostgresDb(options: PostgresDbOptions): Db {
   const schema = assertIdentifier(options.schema);
@@ -101,19 +179,31 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
         broken = error;
       };
       client.on('error', onError);
+      // BEGIN waits for the first statement and travels with it when it has parameters (the usual
+      // case); a transaction that runs no statement sends neither BEGIN nor COMMIT.
+      let begun = false;
       try {
-        await client.query('BEGIN');
         const tx: Sql = {
           query: async <T>(text: string, params?: readonly unknown[]) => {
-            const result = await client.query(statement(text, params));
+            const config = statement(text, params);
+            let result: pg.QueryResult;
+            if (begun) result = await client.query(config);
+            else if (config.values) {
+              begun = true;
+              result = await beginWith(client, config);
+            } else {
+              begun = true;
+              await client.query('BEGIN');
+              result = await client.query(config);
+            }
             return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
           },
         };
         const value = await work(tx);
-        await client.query('COMMIT');
+        if (begun) await client.query('COMMIT');
         return value;
       } catch (error) {
-        if (!broken) await client.query('ROLLBACK').catch(() => undefined);
+        if (!broken && begun) await client.query('ROLLBACK').catch(() => undefined);
         // Rethrown as a 503 when the connection, not the work, failed.
         if (broken || isTransientDatabaseError(error)) unavailable(broken ?? error);
         throw error;
