@@ -1,15 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPostgresDatabase } from '../testing/index';
-import { createPostgresDb } from './postgres';
+import pg from 'pg';
+import { beginWith, createPostgresDb } from './postgres';
 import type { Db, Sql } from './types';
 
 const synchronousCommit = async (sql: Sql) => (await sql.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
 
 describe('a PostgreSQL database handle', () => {
   let db: Db;
+  let url: string;
 
   beforeAll(async () => {
-    db = createPostgresDb({ connectionString: await freshPostgresDatabase('emporium_postgres_db_test'), schema: 'things', max: 3, applicationName: 'things' });
+    url = await freshPostgresDatabase('emporium_postgres_db_test');
+    db = createPostgresDb({ connectionString: url, schema: 'things', max: 3, applicationName: 'things' });
     await db.query('CREATE SCHEMA IF NOT EXISTS things');
     await db.query('CREATE TABLE IF NOT EXISTS things.notes (id integer PRIMARY KEY, text text NOT NULL)');
   });
@@ -93,6 +96,24 @@ describe('a PostgreSQL database handle', () => {
         expect(rows).toEqual([[{ no_such_column: null }], [{ no_such_column: null }], [{ no_such_column: null }]]);
       } finally {
         await db.query('ALTER TABLE notes DROP COLUMN no_such_column');
+      }
+    });
+
+    it('when BEGIN itself fails, then the statement sent with it does not run, and the connection prepares it again next time', async () => {
+      const client = new pg.Client({ connectionString: url, options: '-c search_path=things' });
+      await client.connect();
+      try {
+        const insert = { name: 'begin_test_insert', text: 'INSERT INTO notes (id, text) VALUES ($1, $2)', values: [201, 'must not run alone'] };
+        await expect(beginWith(client, insert, 'BEGIN ISOLATION LEVEL NONSENSE')).rejects.toMatchObject({ code: '42601' });
+        expect(client.getTransactionStatus()).toBe('I');
+        expect((await client.query('SELECT count(*)::int AS n FROM notes WHERE id = 201')).rows[0].n).toBe(0);
+
+        await beginWith(client, { ...insert, values: [202, 'inside its transaction'] });
+        expect(client.getTransactionStatus()).toBe('T');
+        await client.query('ROLLBACK');
+        expect((await client.query('SELECT count(*)::int AS n FROM notes WHERE id = 202')).rows[0].n).toBe(0);
+      } finally {
+        await client.end();
       }
     });
 

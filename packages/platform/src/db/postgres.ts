@@ -92,7 +92,11 @@ class BeginAndQuery extends PgQueryClass {
   private phase: 'submitting' | 'beginning' | 'begun' = 'submitting';
   private readonly statementName: string | undefined;
 
-  constructor(config: pg.QueryConfig, callback: QueryCallback) {
+  constructor(
+    config: pg.QueryConfig,
+    callback: QueryCallback,
+    private readonly begin: string,
+  ) {
     super(config, undefined, callback);
     this.statementName = config.name;
     Object.defineProperty(this, 'name', {
@@ -105,7 +109,7 @@ class BeginAndQuery extends PgQueryClass {
   override submit(connection: PgConnection): Error | null {
     connection.stream.cork?.();
     try {
-      connection.parse({ text: 'BEGIN' });
+      connection.parse({ text: this.begin });
       connection.bind({});
       connection.execute({});
       const error = pgQuery.submit.call(this, connection);
@@ -131,10 +135,13 @@ class BeginAndQuery extends PgQueryClass {
   }
 }
 
-/** Sends BEGIN and `config` (which has parameters) in one round trip on `client`. */
-const beginWith = (client: pg.PoolClient, config: pg.QueryConfig) =>
+/**
+ * Sends BEGIN and `config` (which has parameters) in one round trip on `client`. `begin` is for
+ * tests, which make it fail on purpose.
+ */
+export const beginWith = (client: pg.ClientBase, config: pg.QueryConfig, begin = 'BEGIN') =>
   new Promise<pg.QueryResult>((resolve, reject) => {
-    client.query(new BeginAndQuery(config, (error, result) => (error ? reject(error) : resolve(result))) as unknown as pg.QueryConfig);
+    client.query(new BeginAndQuery(config, (error, result) => (error ? reject(error) : resolve(result)), begin) as unknown as pg.QueryConfig);
   });
 
 /** A pool whose connections resolve unqualified names in the service's schema. */
