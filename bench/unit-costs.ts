@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createPostgresDb, ensureDatabase } from '@emporium/platform';
+import { createPostgresDb, deferWrite, ensureDatabase } from '@emporium/platform';
 import { client, cpuMsOf, kafkaPid, ownCpuMs, round, startHelloWorld } from './lib';
 
 const arg = (name: string, fallback: string) => {
@@ -52,6 +52,7 @@ async function postgresCosts(): Promise<Cost[]> {
     return [
       await measure('PostgreSQL: one statement (a primary-key read)', backend, (i) => db.query('SELECT id, v FROM unit_costs WHERE id = $1', [(i % 1000) + 1])),
       await measure('PostgreSQL: a write transaction (BEGIN sent with the INSERT, then COMMIT: 2 round trips and a WAL flush)', backend, (i) => db.transaction((tx) => tx.query('INSERT INTO unit_costs (v) VALUES ($1)', [i])), Math.ceil(COUNT / 2)),
+      await measure('PostgreSQL: the same transaction with its INSERT deferred (Sql.defer: BEGIN, INSERT and COMMIT in 1 round trip)', backend, (i) => db.transaction((tx) => deferWrite(tx, 'INSERT INTO unit_costs (v) VALUES ($1)', [i])), Math.ceil(COUNT / 2)),
       await measure('PostgreSQL: one write statement (an INSERT, autocommit: a WAL flush)', backend, (i) => db.query('INSERT INTO unit_costs (v) VALUES ($1)', [i]), Math.ceil(COUNT / 2)),
       // The pool holds one connection: the setting stays on it for the rest of the run.
       await db.query('SET synchronous_commit = off').then(() =>

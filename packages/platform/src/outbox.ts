@@ -1,5 +1,5 @@
 import { EVENTS, consumersOf, isEventType, makeEnvelope, topicOf, type EventData, type EventEnvelope, type EventType } from '@emporium/contracts';
-import type { Db, DbSession, Sql } from './db/types';
+import { deferWrite, type Db, type DbSession, type Sql } from './db/types';
 import type { EventBus } from './bus/types';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -24,7 +24,8 @@ export interface EventContext {
  */
 export async function writeOutbox(tx: Sql, events: readonly PendingEvent[], context: EventContext): Promise<EventEnvelope[]> {
   const insert = outboxInsert(events, context);
-  if (insert) await tx.query(insert.text, insert.values);
+  // Nothing reads the rows back: in a PostgreSQL transaction they travel with its next statement or its COMMIT.
+  if (insert) await deferWrite(tx, insert.text, insert.values);
   return insert?.envelopes ?? [];
 }
 

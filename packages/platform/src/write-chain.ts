@@ -1,4 +1,4 @@
-import type { Sql } from './db/types';
+import { deferWrite, type Sql } from './db/types';
 import { outboxInsert, type EventContext, type PendingEvent } from './outbox';
 
 type Param = (value: unknown) => string;
@@ -20,6 +20,11 @@ export interface WriteChain {
   outbox(events: readonly PendingEvent[], context: EventContext): void;
   /** Runs the chain, ending with `select` (default `SELECT 1`), and resolves to its rows; nothing when it is empty and has no select. */
   run<R = unknown>(tx: Sql, select?: ($: Param) => string): Promise<R[]>;
+  /**
+   * The same as a write whose answer is not needed (`Sql.defer`): in a PostgreSQL transaction it may
+   * travel with the next statement or the COMMIT, and a failure fails the transaction there.
+   */
+  defer(tx: Sql, select?: ($: Param) => string): Promise<void>;
 }
 
 export function writeChain(): WriteChain {
@@ -28,6 +33,11 @@ export function writeChain(): WriteChain {
   const $: Param = (value) => {
     values.push(value);
     return `$${values.length}`;
+  };
+  const statement = (select?: ($: Param) => string): string | undefined => {
+    if (writes.length === 0 && !select) return undefined;
+    const tail = select ? select($) : 'SELECT 1';
+    return writes.length === 0 ? tail : `WITH ${writes.map((w, i) => `w${i} AS (${w})`).join(', ')} ${tail}`;
   };
   return {
     write(sql) {
@@ -41,10 +51,12 @@ export function writeChain(): WriteChain {
       writes.push(insert.text);
     },
     async run<R>(tx: Sql, select?: ($: Param) => string): Promise<R[]> {
-      if (writes.length === 0 && !select) return [];
-      const tail = select ? select($) : 'SELECT 1';
-      const text = writes.length === 0 ? tail : `WITH ${writes.map((w, i) => `w${i} AS (${w})`).join(', ')} ${tail}`;
-      return (await tx.query<R>(text, values)).rows;
+      const text = statement(select);
+      return text === undefined ? [] : (await tx.query<R>(text, values)).rows;
+    },
+    async defer(tx, select) {
+      const text = statement(select);
+      if (text !== undefined) await deferWrite(tx, text, values);
     },
   };
 }

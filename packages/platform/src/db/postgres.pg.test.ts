@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPostgresDatabase } from '../testing/index';
 import pg from 'pg';
-import { beginWith, createPostgresDb } from './postgres';
+import { createPostgresDb, pipelined } from './postgres';
 import type { Db, Sql } from './types';
 
 const synchronousCommit = async (sql: Sql) => (await sql.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
@@ -104,17 +104,95 @@ describe('a PostgreSQL database handle', () => {
       await client.connect();
       try {
         const insert = { name: 'begin_test_insert', text: 'INSERT INTO notes (id, text) VALUES ($1, $2)', values: [201, 'must not run alone'] };
-        await expect(beginWith(client, insert, 'BEGIN ISOLATION LEVEL NONSENSE')).rejects.toMatchObject({ code: '42601' });
+        await expect(pipelined(client, [{ text: 'BEGIN ISOLATION LEVEL NONSENSE' }], insert)).rejects.toMatchObject({ code: '42601' });
         expect(client.getTransactionStatus()).toBe('I');
         expect((await client.query('SELECT count(*)::int AS n FROM notes WHERE id = 201')).rows[0].n).toBe(0);
 
-        await beginWith(client, { ...insert, values: [202, 'inside its transaction'] });
+        await pipelined(client, [{ text: 'BEGIN' }], { ...insert, values: [202, 'inside its transaction'] });
         expect(client.getTransactionStatus()).toBe('T');
         await client.query('ROLLBACK');
         expect((await client.query('SELECT count(*)::int AS n FROM notes WHERE id = 202')).rows[0].n).toBe(0);
       } finally {
         await client.end();
       }
+    });
+
+    describe('deferred writes (Sql.defer)', () => {
+      const INSERT = 'INSERT INTO notes (id, text) VALUES ($1, $2)';
+      const texts = async (from: number, to: number) =>
+        (await db.query<{ text: string }>('SELECT text FROM notes WHERE id BETWEEN $1 AND $2 ORDER BY id', [from, to])).rows.map((r) => r.text);
+      // One connection, so every write below is deferred: only a statement already prepared on the
+      // connection is held back (the first use of a text runs at once, and prepares it).
+      let one: Db;
+      beforeAll(async () => {
+        one = createPostgresDb({ connectionString: url, schema: 'things', max: 1 });
+        await one.transaction((tx) => tx.query(INSERT, [301, 'prepares the insert']));
+      });
+      afterAll(async () => {
+        await one.close();
+      });
+
+      it('when writes are deferred, then they commit with the transaction, in order, and a later read in it sees them', async () => {
+        for (let round = 0; round < 6; round++) {
+          const base = 400 + round * 10;
+          const seen = await one.transaction(async (tx) => {
+            await tx.defer!(INSERT, [base + 1, `deferred ${round}.1`]);
+            await tx.defer!(INSERT, [base + 2, `deferred ${round}.2`]);
+            const read = (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM notes WHERE id BETWEEN $1 AND $2', [base, base + 9])).rows[0]!.n;
+            await tx.defer!(INSERT, [base + 3, `deferred ${round}.3`]);
+            return read;
+          });
+          expect(seen).toBe(2);
+          expect(await texts(base, base + 9)).toEqual([`deferred ${round}.1`, `deferred ${round}.2`, `deferred ${round}.3`]);
+        }
+      });
+
+      it('when a transaction only defers writes, then they all commit (BEGIN, the writes and COMMIT travel together)', async () => {
+        for (let round = 0; round < 6; round++) {
+          const base = 500 + round * 10;
+          await one.transaction(async (tx) => {
+            await tx.defer!(INSERT, [base + 1, 'only deferred']);
+            await tx.defer!(INSERT, [base + 2, 'only deferred']);
+          });
+          expect(await texts(base, base + 9)).toEqual(['only deferred', 'only deferred']);
+        }
+      });
+
+      it('when a deferred write fails, then the transaction fails where it is sent, and nothing of it is committed', async () => {
+        for (let round = 0; round < 6; round++) {
+          const base = 600 + round * 10;
+          // Fails at the COMMIT it travels with.
+          await expect(
+            one.transaction(async (tx) => {
+              await tx.query(INSERT, [base + 1, 'before the failure']);
+              await tx.defer!(INSERT, [base + 1, 'the same id again']);
+            }),
+          ).rejects.toMatchObject({ code: '23505' });
+          // Fails at the next statement (the deferring calls themselves resolve); what follows never runs.
+          let deferred = 0;
+          await expect(
+            one.transaction(async (tx) => {
+              await tx.defer!(INSERT, [base + 2, 'first']);
+              await tx.defer!(INSERT, [base + 2, 'duplicate']);
+              deferred = 2;
+              await tx.query(INSERT, [base + 3, 'after the failure']);
+            }),
+          ).rejects.toMatchObject({ code: '23505' });
+          expect(deferred).toBe(2);
+          expect(await texts(base, base + 9)).toEqual([]);
+        }
+        expect(await one.transaction(async (tx) => (await tx.query<{ one: number }>('SELECT $1::int AS one', [1])).rows)).toEqual([{ one: 1 }]);
+      });
+
+      it('when the work throws after deferring a write, then the write is never sent', async () => {
+        await expect(
+          one.transaction(async (tx) => {
+            await tx.defer!(INSERT, [701, 'never sent']);
+            throw new Error('changed its mind');
+          }),
+        ).rejects.toThrow('changed its mind');
+        expect(await texts(700, 709)).toEqual([]);
+      });
     });
 
     it('when the work runs no statement, then the transaction resolves to its value', async () => {

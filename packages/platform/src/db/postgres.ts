@@ -59,90 +59,129 @@ function preparedStatements() {
   };
 }
 
-/** What BeginAndQuery uses of node-postgres's connection and its Query class (not in @types/pg). */
+/** What PipelinedQuery uses of node-postgres's connection and its Query class (not in @types/pg). */
 interface PgConnection {
   parse(query: { text: string; name?: string }): void;
   bind(config: object): void;
   execute(config: object): void;
+  sync(): void;
   stream: { cork?: () => void; uncork?: () => void };
+  parsedStatements: Record<string, string>;
   submittedNamedStatements: Record<string, string>;
 }
 interface PgQuery {
   name?: string;
   submit(connection: PgConnection): Error | null;
+  handleRowDescription(message: unknown): void;
+  handleDataRow(message: unknown): void;
   handleCommandComplete(message: unknown, connection: PgConnection): void;
   handleError(error: Error, connection: PgConnection): void;
 }
 type QueryCallback = (error: Error | null, result: pg.QueryResult) => void;
 const PgQueryClass = pg.Query as unknown as new (config: pg.QueryConfig, values: undefined, callback: QueryCallback) => PgQuery;
 const pgQuery = pg.Query.prototype as unknown as PgQuery;
+const prepareValue = (pg as unknown as { utils: { prepareValue(value: unknown): unknown } }).utils.prepareValue;
 
 /**
- * BEGIN and a transaction's first parameterized statement in one round trip (ADR 0012 amendment):
- * BEGIN goes as an unnamed extended-protocol statement without a Sync of its own, then the
- * statement with its Sync, in one write. The server runs both and answers both after that Sync,
- * and an explicit transaction stays open after a Sync (the protocol's "Extended Query" flow). If
- * BEGIN fails, the server skips the statement too: it never runs outside the transaction.
- * This is node-postgres's own Query (row parsing, types, prepared names) with BEGIN's messages
- * sent first and BEGIN's answers kept out of the result; client.query accepts it as a Submittable.
+ * A statement sent ahead of another in the same write, whose answer nobody reads: BEGIN and COMMIT
+ * (unnamed, parsed on the spot), or a deferred write (named, and already prepared on the connection).
  */
-class BeginAndQuery extends PgQueryClass {
-  // BEGIN's ParseComplete must not mark the statement's name as parsed: the name reads as
-  // undefined from the moment it is sent until BEGIN's CommandComplete.
-  private phase: 'submitting' | 'beginning' | 'begun' = 'submitting';
-  private readonly statementName: string | undefined;
+export interface PipelinedStep {
+  text: string;
+  name?: string;
+  values?: readonly unknown[];
+}
+
+/**
+ * Several statements of one transaction in one write and one round trip (ADR 0012 amendments):
+ * each step as Bind/Execute (with a Parse for BEGIN and COMMIT) and no Sync, then the final
+ * statement as node-postgres sends any (Parse if not yet prepared, Bind, Describe, Execute) and one
+ * Sync; or, without a final statement, the Sync alone. The server runs them in order and answers
+ * after the Sync. An explicit transaction that BEGIN opened stays open after a Sync (the protocol's
+ * "Extended Query" flow), and after an error the server skips everything up to the Sync: a step
+ * never runs unless every step before it succeeded, and a statement never runs outside the
+ * transaction whose BEGIN failed.
+ * This is node-postgres's own Query (row parsing, types, prepared names) with the steps' answers
+ * kept out of its result; client.query accepts it as a Submittable.
+ */
+class PipelinedQuery extends PgQueryClass {
+  /** Steps whose CommandComplete has not arrived. Until then `name` reads as undefined, so the
+   * ParseComplete of an unnamed step does not mark the final statement's name as prepared. */
+  private pending = 0;
+  private readonly finalName: string | undefined;
 
   constructor(
-    config: pg.QueryConfig,
+    private readonly steps: readonly PipelinedStep[],
+    private readonly final: pg.QueryConfig | undefined,
     callback: QueryCallback,
-    private readonly begin: string,
   ) {
-    super(config, undefined, callback);
-    this.statementName = config.name;
+    super(final ?? { text: '' }, undefined, callback);
+    this.finalName = final?.name;
     Object.defineProperty(this, 'name', {
-      get: () => (this.phase === 'beginning' ? undefined : this.statementName),
+      get: () => (this.pending > 0 ? undefined : this.finalName),
       set: () => undefined,
       configurable: true,
     });
   }
 
   override submit(connection: PgConnection): Error | null {
+    let values: unknown[][];
+    try {
+      // Mapped before anything is written: a value that cannot be sent fails the whole query unsent.
+      values = this.steps.map((step) => (step.values ?? []).map(prepareValue));
+    } catch (error) {
+      return error as Error;
+    }
     connection.stream.cork?.();
     try {
-      connection.parse({ text: this.begin });
-      connection.bind({});
-      connection.execute({});
-      const error = pgQuery.submit.call(this, connection);
-      if (!error) this.phase = 'beginning';
+      this.steps.forEach((step, i) => {
+        if (!step.name) connection.parse({ text: step.text });
+        connection.bind({ statement: step.name ?? '', values: values[i] });
+        connection.execute({});
+      });
+      const error = this.final ? pgQuery.submit.call(this, connection) : (connection.sync(), null);
+      if (!error) this.pending = this.steps.length;
       return error;
     } finally {
       connection.stream.uncork?.();
     }
   }
 
+  override handleRowDescription(message: unknown): void {
+    if (this.pending === 0) pgQuery.handleRowDescription.call(this, message);
+  }
+
+  override handleDataRow(message: unknown): void {
+    if (this.pending === 0) pgQuery.handleDataRow.call(this, message);
+  }
+
   override handleCommandComplete(message: unknown, connection: PgConnection): void {
-    if (this.phase === 'beginning') {
-      this.phase = 'begun';
+    if (this.pending > 0) {
+      this.pending--;
       return;
     }
     pgQuery.handleCommandComplete.call(this, message, connection);
   }
 
   override handleError(error: Error, connection: PgConnection): void {
-    // BEGIN failed: the server skipped the statement's Parse, so the name is not prepared here.
-    if (this.phase === 'beginning' && this.statementName) delete connection.submittedNamedStatements[this.statementName];
+    // A step failed: the server skipped the final statement's Parse, so its name is not prepared here.
+    if (this.pending > 0 && this.finalName) delete connection.submittedNamedStatements[this.finalName];
     pgQuery.handleError.call(this, error, connection);
   }
 }
 
 /**
- * Sends BEGIN and `config` (which has parameters) in one round trip on `client`. `begin` is for
- * tests, which make it fail on purpose.
+ * Sends `steps`, then `final` (or nothing more), in one round trip on `client`; resolves to the
+ * final statement's result. Exported for the tests, which make a step fail on purpose.
  */
-export const beginWith = (client: pg.ClientBase, config: pg.QueryConfig, begin = 'BEGIN') =>
+export const pipelined = (client: pg.ClientBase, steps: readonly PipelinedStep[], final?: pg.QueryConfig) =>
   new Promise<pg.QueryResult>((resolve, reject) => {
-    client.query(new BeginAndQuery(config, (error, result) => (error ? reject(error) : resolve(result)), begin) as unknown as pg.QueryConfig);
+    client.query(new PipelinedQuery(steps, final, (error, result) => (error ? reject(error) : resolve(result))) as unknown as pg.QueryConfig);
   });
+
+/** Whether `config` is prepared by name on `client`'s connection (so a step can Bind it without a Parse). */
+const preparedOn = (client: pg.ClientBase, config: pg.QueryConfig): config is pg.QueryConfig & { name: string } =>
+  config.name !== undefined && (client as unknown as { connection: PgConnection }).connection.parsedStatements[config.name] === config.text;
 
 /** A pool whose connections resolve unqualified names in the service's schema. */
 export function createPostgresDb(options: PostgresDbOptions): Db {
@@ -186,28 +225,37 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
         broken = error;
       };
       client.on('error', onError);
-      // BEGIN waits for the first statement and travels with it when it has parameters (the usual
-      // case); a transaction that runs no statement sends neither BEGIN nor COMMIT.
+      // BEGIN waits for the first statement and travels with it; deferred writes wait for the next
+      // statement or for COMMIT and travel with it. A transaction that runs nothing sends nothing.
       let begun = false;
+      const ahead: PipelinedStep[] = [];
+      const stepsAhead = (): PipelinedStep[] => {
+        const steps = begun ? [] : [{ text: 'BEGIN' }];
+        begun = true;
+        return steps.concat(ahead.splice(0));
+      };
       try {
+        const run = async (config: pg.QueryConfig): Promise<pg.QueryResult> => {
+          if (begun && ahead.length === 0) return client.query(config);
+          const steps = stepsAhead();
+          if (config.values) return pipelined(client, steps, config);
+          // No parameters: a text that may hold several statements goes on its own (simple protocol).
+          await pipelined(client, steps);
+          return client.query(config);
+        };
         const tx: Sql = {
           query: async <T>(text: string, params?: readonly unknown[]) => {
-            const config = statement(text, params);
-            let result: pg.QueryResult;
-            if (begun) result = await client.query(config);
-            else if (config.values) {
-              begun = true;
-              result = await beginWith(client, config);
-            } else {
-              begun = true;
-              await client.query('BEGIN');
-              result = await client.query(config);
-            }
+            const result = await run(statement(text, params));
             return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+          },
+          defer: async (text: string, params?: readonly unknown[]) => {
+            const config = statement(text, params);
+            if (config.values && preparedOn(client, config)) ahead.push({ text: config.text, name: config.name, values: config.values });
+            else await run(config);
           },
         };
         const value = await work(tx);
-        if (begun) await client.query('COMMIT');
+        if (begun || ahead.length > 0) await pipelined(client, [...stepsAhead(), { text: 'COMMIT' }]);
         return value;
       } catch (error) {
         if (!broken && begun) await client.query('ROLLBACK').catch(() => undefined);

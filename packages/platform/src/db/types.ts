@@ -6,7 +6,19 @@ export interface QueryResult<T> {
 
 export interface Sql {
   query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  /**
+   * A write of a transaction whose answer the caller does not need. A PostgreSQL transaction may
+   * hold it back and send it with its next statement or with its COMMIT, in the same round trip
+   * (ADR 0012 amendment). It still runs in order, before any later statement, and if it fails, the
+   * transaction fails: at that next statement or at the commit, not here. Elsewhere it runs at
+   * once. Use `deferWrite(sql, …)`, which falls back to `query` where there is no `defer`.
+   */
+  defer?(text: string, params?: readonly unknown[]): Promise<void>;
 }
+
+/** Runs a write whose answer is not needed, deferred where `sql` can (see `Sql.defer`). */
+export const deferWrite = (sql: Sql, text: string, params?: readonly unknown[]): Promise<void> =>
+  sql.defer ? sql.defer(text, params) : sql.query(text, params).then(() => undefined);
 
 /** One connection held for as long as the caller needs it, outside any transaction. */
 export interface DbSession extends Sql {

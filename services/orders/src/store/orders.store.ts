@@ -168,7 +168,7 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
     }
     chain.outbox(reaction.events, { source, correlationId });
     const changed = Boolean(reaction.to || reaction.patch || reaction.compensations);
-    await chain.run(tx, changed ? ($) => `SELECT pg_notify(${$(changesChannel)}, ${$(order.id)})` : undefined);
+    await chain.defer(tx, changed ? ($) => `SELECT pg_notify(${$(changesChannel)}, ${$(order.id)})` : undefined);
     return next;
   };
 
@@ -219,7 +219,7 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
         }
         chain.write(($) => `INSERT INTO order_status_history (order_id, status, reason, at) VALUES (${$(order.id)}, ${$(order.status)}, ${$(order.statusReason)}, ${$(order.createdAt)})`);
         chain.outbox(events, { source, correlationId: options.correlationId });
-        await chain.run(tx);
+        await chain.defer(tx);
         await options.record?.(tx);
       });
     },

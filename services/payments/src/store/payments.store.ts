@@ -125,7 +125,7 @@ export function createPaymentsStore(db: Db, source: string) {
       );
     }
     if (outbox) chain.outbox(outbox.events, outbox.context);
-    await chain.run(tx);
+    await chain.defer(tx);
   };
 
   const callsChannel = `provider_calls_${db.schema}`;
@@ -168,7 +168,7 @@ export function createPaymentsStore(db: Db, source: string) {
       chain.write(
         ($) => `INSERT INTO provider_calls (payment_id, kind, request, correlation_id) VALUES (${$(call.paymentId)}, ${$(call.kind)}, ${$(JSON.stringify(call.request))}::jsonb, ${$(call.correlationId)})`,
       );
-      await chain.run(tx, ($) => `SELECT pg_notify(${$(callsChannel)}, ${$(call.paymentId)})`);
+      await chain.defer(tx, ($) => `SELECT pg_notify(${$(callsChannel)}, ${$(call.paymentId)})`);
     },
 
     /** Calls due now, the oldest of each payment only, so one payment's calls run in order; each with its payment. */
