@@ -1,5 +1,5 @@
 import type { Customer, PrincipalType, StaffMember, StaffRole } from '@emporium/contracts';
-import { writeOutbox, type Db, type PendingEvent, type Sql } from '@emporium/platform';
+import { deferWrite, writeOutbox, type Db, type PendingEvent, type Sql } from '@emporium/platform';
 
 interface CustomerRow {
   id: string;
@@ -100,8 +100,9 @@ export function createIdentityStore(db: Db, source: string) {
     },
 
     async startFamily(tx: Sql, f: { familyId: string; subjectType: PrincipalType; subjectId: string; tokenHash: string; now: Date; expiresAt: Date }) {
-      await tx.query('INSERT INTO refresh_families (id, subject_type, subject_id, created_at) VALUES ($1, $2, $3, $4)', [f.familyId, f.subjectType, f.subjectId, f.now]);
-      await tx.query('INSERT INTO refresh_tokens (token_hash, family_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)', [f.tokenHash, f.familyId, f.now, f.expiresAt]);
+      // Nothing reads these back: they travel with the transaction's next statement or its COMMIT.
+      await deferWrite(tx, 'INSERT INTO refresh_families (id, subject_type, subject_id, created_at) VALUES ($1, $2, $3, $4)', [f.familyId, f.subjectType, f.subjectId, f.now]);
+      await deferWrite(tx, 'INSERT INTO refresh_tokens (token_hash, family_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)', [f.tokenHash, f.familyId, f.now, f.expiresAt]);
     },
 
     /** The token and its family, locked, so two concurrent refreshes with one token cannot both win. */

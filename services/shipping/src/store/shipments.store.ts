@@ -1,5 +1,5 @@
 import type { Shipment, ShipmentHistoryEntry, ShipmentItem, ShipmentStatus } from '@emporium/contracts';
-import type { Db, Sql } from '@emporium/platform';
+import { deferWrite, type Db, type Sql } from '@emporium/platform';
 
 interface ShipmentRow {
   id: string;
@@ -45,12 +45,13 @@ async function find(tx: Sql, column: 'id' | 'order_id', value: string, lock: boo
   return toShipment(row, history.rows);
 }
 
+// Writes nobody reads back: in a transaction they travel with its next statement or its COMMIT.
 const appendHistory = (tx: Sql, shipmentId: string, entry: ShipmentHistoryEntry) =>
-  tx.query('INSERT INTO shipment_events (shipment_id, status, at, note) VALUES ($1, $2, $3, $4)', [shipmentId, entry.status, entry.at, entry.note]);
+  deferWrite(tx, 'INSERT INTO shipment_events (shipment_id, status, at, note) VALUES ($1, $2, $3, $4)', [shipmentId, entry.status, entry.at, entry.note]);
 
 /** Stores a new status and its history entry. */
 async function saveStatus(tx: Sql, shipment: Shipment, entry: ShipmentHistoryEntry): Promise<void> {
-  await tx.query('UPDATE shipments SET status = $2, updated_at = $3 WHERE id = $1', [shipment.id, shipment.status, shipment.updatedAt]);
+  await deferWrite(tx, 'UPDATE shipments SET status = $2, updated_at = $3 WHERE id = $1', [shipment.id, shipment.status, shipment.updatedAt]);
   await appendHistory(tx, shipment.id, entry);
 }
 
