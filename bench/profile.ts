@@ -3,11 +3,15 @@
  * at a fixed rate and divides, by the checkouts completed, each process's CPU time (every service,
  * the gateway, the card processor, the PostgreSQL backends of this run's databases, the Kafka broker,
  * the load generator), each database's transactions and row operations, and the server's WAL records and flushes.
- *   tsx bench/profile.ts --rate 20 --duration 20 [--warm-up 40] [--cpu-prof <dir>] [--log-statements]
+ *   tsx bench/profile.ts --rate 20 --duration 20 [--warm-up 40] [--cpu-prof <dir>] [--log-statements] [--round-trips]
  * --cpu-prof writes a V8 profile per process (CPU.<pid>.cpuprofile) into <dir> when it stops (open in Chrome DevTools, or
  * summarize with `tsx bench/profile-summary.ts <dir>`); --log-statements sets `log_statement = all` on
- * this run's databases, so the PostgreSQL server log holds every statement (counted per database at the end).
+ * this run's databases, so the PostgreSQL server log holds every statement (counted per database at the end);
+ * --round-trips counts, with `perf stat` on the syscall tracepoints (root), the sends and receives of every
+ * PostgreSQL process during the measured window: a backend sends once per answered round trip.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -26,6 +30,8 @@ const PORT = Number(arg('port', '3870'));
 const CPU_PROF = arg('cpu-prof', '');
 const WARM_UP = Number(arg('warm-up', '40'));
 const LOG_STATEMENTS = process.argv.includes('--log-statements');
+const ROUND_TRIPS = process.argv.includes('--round-trips');
+const PERF_OUT = `/tmp/emporium-profile-${process.pid}.perf`;
 const ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SERVER_LOG = '/var/log/postgresql/postgresql-15-main.log';
 const NAMESPACE = `prof-${Math.random().toString(36).slice(2, 8)}`;
@@ -169,6 +175,9 @@ try {
     load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   };
   const logStart = LOG_STATEMENTS ? statSync(SERVER_LOG).size : 0;
+  const perf = ROUND_TRIPS
+    ? spawn('perf', ['stat', '-x', ',', '--per-thread', '-a', '-e', 'syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom', '-o', PERF_OUT], { stdio: 'ignore' })
+    : undefined;
   const started = performance.now();
   log(`checkouts at ${RATE}/s for ${DURATION} s`);
   // --rate 0: the platform idle for the duration (per-second figures below are then per 1 s … 'checkout').
@@ -176,6 +185,19 @@ try {
   const results = await offer(RATE * DURATION, RATE);
   const { completed, confirmed } = await waitDone(results.flatMap((r) => (r.id ? [r.id] : [])));
   const seconds = (performance.now() - started) / 1000;
+  let postgresCalls: { sendto: number; recvfrom: number } | undefined;
+  if (perf) {
+    const exited = once(perf, 'exit');
+    perf.kill('SIGINT');
+    await exited;
+    postgresCalls = { sendto: 0, recvfrom: 0 };
+    // Lines: <comm>-<tid>,<count>,,syscalls:sys_enter_<call>,…
+    for (const line of readFileSync(PERF_OUT, 'utf8').split('\n')) {
+      const [thread, count, , event] = line.split(',');
+      const call = event?.replace('syscalls:sys_enter_', '') as 'sendto' | 'recvfrom' | undefined;
+      if (thread?.startsWith('postgres-') && call && call in postgresCalls) postgresCalls[call] += Number(count) || 0;
+    }
+  }
   const after = {
     procs: Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, cpuMsOf(p) ?? 0])),
     pg: postgresCpu(),
@@ -219,6 +241,9 @@ try {
     lines.push(`| ${db} | ${d('xact_commit')} | ${d('xact_rollback')} | ${d('tup_returned')} | ${d('tup_fetched')} | ${d('tup_inserted')} | ${d('tup_updated')} | ${d('tup_deleted')} | |`);
   }
   const wal = (k: string) => per(after.db.get(WAL)![k]! - before.db.get(WAL)![k]!);
+  if (postgresCalls) {
+    lines.push('', `PostgreSQL processes (every database), per checkout: ${per(postgresCalls.sendto)} sends (about one per round trip answered), ${per(postgresCalls.recvfrom)} receives.`);
+  }
   lines.push('', `WAL, the whole server, per checkout: ${wal('wal_records')} records, ${wal('wal_bytes')} bytes, ${wal('wal_write')} writes, ${wal('wal_sync')} flushes (fsync).`);
   if (LOG_STATEMENTS) {
     const text = readFileSync(SERVER_LOG, 'utf8').slice(logStart);
