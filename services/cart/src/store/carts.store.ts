@@ -1,5 +1,5 @@
 import type { Cart } from '@emporium/contracts';
-import { writeChain, type Db, type Sql } from '@emporium/platform';
+import { deferWrite, writeChain, type Db, type Sql } from '@emporium/platform';
 import { emptyCart, mergeCarts, priceCart, type CartItem, type CartState, type ProductInfo, type Products } from '../domain/cart';
 import type { Discount } from '../domain/discount';
 import { findDiscount } from './discounts.store';
@@ -135,11 +135,13 @@ export function createCartsStore(db: Db, clock: () => Date) {
   /** Writes only what changed between `before` and `after`; new lines keep their place at the end. Returns the cart's new updated_at. */
   async function save(tx: Sql, before: CartState, after: CartState): Promise<Date> {
     const { gone, changed } = lineChanges(before, after);
+    // The line writes travel with the cart row's UPDATE below (Sql.defer): one round trip for all.
     if (gone.length > 0) {
-      await tx.query('DELETE FROM cart_lines WHERE customer_id = $1 AND product_id = ANY($2::text[])', [after.customerId, gone]);
+      await deferWrite(tx, 'DELETE FROM cart_lines WHERE customer_id = $1 AND product_id = ANY($2::text[])', [after.customerId, gone]);
     }
     for (const item of changed) {
-      await tx.query(
+      await deferWrite(
+        tx,
         `INSERT INTO cart_lines (customer_id, product_id, quantity) VALUES ($1, $2, $3)
          ON CONFLICT (customer_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity`,
         [after.customerId, item.productId, item.quantity],

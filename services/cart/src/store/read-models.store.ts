@@ -1,5 +1,5 @@
 import type { EventData } from '@emporium/contracts';
-import type { Sql } from '@emporium/platform';
+import { deferWrite, type Sql } from '@emporium/platform';
 
 /**
  * The catalog and stock as the cart sees them, written by event handlers in their inbox
@@ -7,8 +7,10 @@ import type { Sql } from '@emporium/platform';
  * event (a redelivery, a replayed dead letter) never overwrites a newer one.
  */
 export const readModels = {
+  // Nothing reads these upserts back: they travel with the handler's COMMIT (Sql.defer).
   async saveProduct(tx: Sql, p: EventData<'product_created'>, occurredAt: string): Promise<void> {
-    await tx.query(
+    await deferWrite(
+      tx,
       `INSERT INTO products (id, name, image_url, price_amount, currency, active, as_of) VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, image_url = EXCLUDED.image_url, price_amount = EXCLUDED.price_amount,
          currency = EXCLUDED.currency, active = EXCLUDED.active, as_of = EXCLUDED.as_of
@@ -27,7 +29,8 @@ export const readModels = {
   },
 
   async setAvailability(tx: Sql, s: EventData<'stock_level_changed'>, occurredAt: string): Promise<void> {
-    await tx.query(
+    await deferWrite(
+      tx,
       `INSERT INTO availability (product_id, available, as_of) VALUES ($1, $2, $3)
        ON CONFLICT (product_id) DO UPDATE SET available = EXCLUDED.available, as_of = EXCLUDED.as_of
        WHERE availability.as_of <= EXCLUDED.as_of`,
