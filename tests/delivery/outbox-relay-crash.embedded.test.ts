@@ -119,7 +119,7 @@ describe('the outbox relay killed at any point', () => {
     await writing;
 
     // Every row reached the bus at least once; some more than once.
-    const published = await platform.pglite.pglite.query<{ event_id: string; copies: number }>(
+    const published = await platform.pglite.query<{ event_id: string; copies: number }>(
       "SELECT headers->>'event-id' AS event_id, count(*)::int AS copies FROM bus.messages WHERE topic = 'inventory-events' GROUP BY 1",
     );
     const copies = new Map(published.rows.map((r) => [r.event_id, r.copies]));

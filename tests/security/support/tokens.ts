@@ -11,7 +11,7 @@ export const KEY_ENCRYPTION_KEY = randomBytes(32).toString('base64');
 
 /** identity's active signing key, unsealed (AES-256-GCM, `v1.<iv>.<tag>.<body>`, the kid bound as associated data). */
 export async function identitySigningKey(platform: EmbeddedPlatform): Promise<{ kid: string; key: CryptoKey }> {
-  const { rows } = await platform.pglite.pglite.query<{ kid: string; private_key: string }>(
+  const { rows } = await platform.pglite.query<{ kid: string; private_key: string }>(
     'SELECT kid, private_key FROM identity.signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC LIMIT 1',
   );
   const row = rows[0];
