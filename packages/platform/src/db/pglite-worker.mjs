@@ -37,7 +37,12 @@ let searchPath;
 const unlisteners = new Map();
 
 const { serialize } = protocol;
+// The messages that carry no text of their own are built once.
 const SYNC = serialize.sync();
+const DESCRIBE_PORTAL = serialize.describe({ type: 'P' });
+const EXECUTE = serialize.execute({});
+const BEGIN = serialize.query('BEGIN');
+const END = { commit: serialize.query('COMMIT'), rollback: serialize.query('ROLLBACK') };
 
 /**
  * One message is one call into PostgreSQL: BEGIN, the search path, every step (parse, bind,
@@ -51,17 +56,19 @@ async function run(message) {
   const parts = [];
   if (message.begin) {
     owner = message.tx;
-    parts.push(serialize.query('BEGIN'));
+    parts.push(BEGIN);
   }
   // Inside a transaction the path is set once, at BEGIN (in a failed one a SET would fail too).
   const setPath = (message.begin || message.tx === undefined) && message.schema && searchPath !== message.schema;
   if (setPath) parts.push(serialize.query(`SET search_path TO ${message.schema},public`));
   for (const step of message.steps) {
-    parts.push(serialize.parse({ text: step.text }), serialize.bind({ values: step.params ?? [] }), serialize.describe({ type: 'P' }), serialize.execute({}));
+    parts.push(serialize.parse({ text: step.text }), serialize.bind({ values: step.params ?? [] }), DESCRIBE_PORTAL, EXECUTE);
   }
   if (message.steps.length > 0) parts.push(SYNC);
-  if (message.finish) parts.push(serialize.query(message.finish === 'commit' ? 'COMMIT' : 'ROLLBACK'));
-  if (message.finish) owner = undefined;
+  if (message.finish) {
+    parts.push(END[message.finish]);
+    owner = undefined;
+  }
 
   const { messages } = await db.execProtocol(Buffer.concat(parts), { throwOnError: false });
   let error;

@@ -111,6 +111,11 @@ export async function openPglite(dataDir?: string): Promise<SharedPglite> {
   const engine = await startEngine(dataDir);
   let closed = false;
   let nextTx = 1;
+  /** One statement on its own, in `schema` (or wherever the connection is): it commits by itself (autocommit). */
+  const statement =
+    (schema?: string) =>
+    async <R>(text: string, params?: readonly unknown[]) =>
+      (await engine.call({ kind: 'run', schema, steps: [step(text, params)] })) as QueryResult<R>;
 
   const forSchema = (rawSchema: string): Db => {
     const schema = assertIdentifier(rawSchema);
@@ -146,8 +151,7 @@ export async function openPglite(dataDir?: string): Promise<SharedPglite> {
     const db: Db = {
       dialect: 'pglite',
       schema,
-      // One statement on its own commits by itself (autocommit): no BEGIN/COMMIT around it.
-      query: async <R>(text: string, params?: readonly unknown[]) => (await engine.call({ kind: 'run', schema, steps: [step(text, params)] })) as QueryResult<R>,
+      query: statement(schema),
       transaction,
       asynchronousCommit: () => db,
       async listen(channel, onNotify) {
@@ -167,7 +171,7 @@ export async function openPglite(dataDir?: string): Promise<SharedPglite> {
   };
 
   return {
-    query: async <R>(text: string, params?: readonly unknown[]) => (await engine.call({ kind: 'run', steps: [step(text, params)] })) as QueryResult<R>,
+    query: statement(),
     forSchema,
     async close() {
       if (closed) return;
