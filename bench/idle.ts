@@ -8,7 +8,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dropServiceDatabases, SANDBOX_NAMES, SERVICE_NAMES } from '@emporium/launcher/distributed';
-import { cpuMsOf, kafkaPid, round, startBenchPlatform } from './lib';
+import { cpuMsOf, kafkaPid, round, startBenchPlatform, wakeUpsOf } from './lib';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,26 +18,6 @@ const SETTLE_S = Number(arg('settle', '20'));
 const SECONDS = Number(arg('seconds', '10'));
 const PREFIX = arg('db-prefix', 'perf_idle');
 const PORT = Number(arg('port', '3880'));
-
-/** Context switches of every thread of a process so far (voluntary: it slept and was woken). */
-function switchesOf(pid: number): number {
-  let total = 0;
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return NaN; // the process ended
-  }
-  for (const task of tasks) {
-    try {
-      const status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
-      total += Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(status)![1]) + Number(/\nnonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)![1]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return total;
-}
 
 /** This run's PostgreSQL backends, from their process titles. */
 function postgresPids(): number[] {
@@ -63,7 +43,7 @@ try {
   groups[`postgres backends (${PREFIX}_*)`] = postgresPids;
   /** Per process: CPU ms and context switches so far. */
   const sample = () =>
-    Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, new Map(pids().map((p) => [p, { cpu: cpuMsOf(p) ?? 0, switches: switchesOf(p) }]))]));
+    Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, new Map(pids().map((p) => [p, { cpu: cpuMsOf(p) ?? 0, switches: wakeUpsOf(p) ?? NaN }]))]));
   process.stderr.write(`[idle] platform ready; settling for ${SETTLE_S} s, then measuring for ${SECONDS} s\n`);
   await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
   const before = sample();

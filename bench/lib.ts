@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { SANDBOX_NAMES, SERVICE_NAMES, startDistributed } from '@emporium/launcher/distributed';
+import { createKafkaGroupOps } from '@emporium/platform';
 import { NO_RATE_LIMITS_ENV, TEST_ADMIN } from '../tests/support/auth';
 
 /**
@@ -11,8 +12,13 @@ import { NO_RATE_LIMITS_ENV, TEST_ADMIN } from '../tests/support/auth';
  * a Kafka namespace of its own, logs at warn, no rate limits at the gateway. `env` goes to every
  * service and sandbox, `gatewayEnv` to the gateway. The caller prepares (drops) the databases.
  */
-export function startBenchPlatform(options: { prefix: string; port: number; namespace: string; env?: Record<string, string>; gatewayEnv?: Record<string, string> }) {
-  return startDistributed({
+/**
+ * The distributed platform in a Kafka namespace of the run's own; stopping it also deletes that
+ * namespace's topics and groups, so bench runs do not pile them up on the broker (its cost grows
+ * with its topics: see KafkaGroupOps.deleteNamespace).
+ */
+export async function startBenchPlatform(options: { prefix: string; port: number; namespace: string; env?: Record<string, string>; gatewayEnv?: Record<string, string> }) {
+  const platform = await startDistributed({
     gatewayPort: options.port,
     servicePortBase: options.port,
     databasePrefix: options.prefix,
@@ -23,6 +29,19 @@ export function startBenchPlatform(options: { prefix: string; port: number; name
       ...Object.fromEntries([...SERVICE_NAMES, ...SANDBOX_NAMES].map((name) => [name, { KAFKA_NAMESPACE: options.namespace, ...options.env }])),
     },
   });
+  const stop = platform.stop.bind(platform);
+  platform.stop = async () => {
+    await stop();
+    const ops = createKafkaGroupOps({ brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), namespace: options.namespace });
+    try {
+      await ops.deleteNamespace();
+    } catch (error) {
+      process.stderr.write(`[bench] could not delete Kafka namespace ${options.namespace}: ${String(error)}\n`);
+    } finally {
+      await ops.close();
+    }
+  };
+  return platform;
 }
 
 /** Latency percentiles in ms (nearest rank). */
@@ -33,6 +52,30 @@ export function percentiles(samples: number[]): { p50: number; p95: number; p99:
 }
 
 export const round = (v: number, digits = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** digits) / 10 ** digits : NaN);
+
+/**
+ * Context switches of every thread of a process so far, from /proc (voluntary: it slept and was woken;
+ * involuntary: preempted); undefined once it is gone. On this project's VM a wake-up costs far more than
+ * the work many of them do, so fewer is cheaper.
+ */
+export function wakeUpsOf(pid: number | string): number | undefined {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let total = 0;
+  for (const task of tasks) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8');
+      total += Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(status)![1]) + Number(/\nnonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)![1]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return total;
+}
 
 /** CPU milliseconds (user + system) a process has used so far, from /proc; undefined once it is gone. */
 export function cpuMsOf(pid: number | string): number | undefined {

@@ -2,7 +2,7 @@
  * Where one distributed checkout's CPU and database work go (`tsx bench/profile.ts`): runs checkouts
  * at a fixed rate and divides, by the checkouts completed, each process's CPU time (every service,
  * the gateway, the card processor, the PostgreSQL backends of this run's databases, the Kafka broker,
- * the load generator), each database's transactions and row operations, and the server's WAL records and flushes.
+ * the load generator) and how often its threads were woken, each database's transactions and row operations, and the server's WAL records and flushes.
  *   tsx bench/profile.ts --rate 20 --duration 20 [--warm-up 40] [--cpu-prof <dir>] [--log-statements] [--round-trips]
  * --cpu-prof writes a V8 profile per process (CPU.<pid>.cpuprofile) into <dir> when it stops (open in Chrome DevTools, or
  * summarize with `tsx bench/profile-summary.ts <dir>`); --log-statements sets `log_statement = all` on
@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { dropServiceDatabases, SANDBOX_NAMES, SERVICE_NAMES, type ServiceName } from '@emporium/launcher/distributed';
 import { signInStaff } from '../tests/support/auth';
-import { client, cpuMsOf, kafkaPid, percentiles, round, startBenchPlatform, watchOrders } from './lib';
+import { client, cpuMsOf, kafkaPid, percentiles, round, startBenchPlatform, wakeUpsOf, watchOrders } from './lib';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,9 +38,9 @@ const NAMESPACE = `prof-${Math.random().toString(36).slice(2, 8)}`;
 const DATABASES = [...SERVICE_NAMES, ...SANDBOX_NAMES].map((n) => `${PREFIX}_${n.replace(/-/g, '_')}`);
 const log = (message: string) => process.stderr.write(`[profile] ${message}\n`);
 
-/** CPU ms of this run's PostgreSQL backends, by database (from their process titles). */
-function postgresCpu(): Map<string, number> {
-  const byDb = new Map<string, number>();
+/** CPU ms and wake-ups of this run's PostgreSQL backends, keyed `database|pid` (from their process titles). */
+function postgresCpu(): Map<string, { cpu: number; wakeUps: number }> {
+  const byDb = new Map<string, { cpu: number; wakeUps: number }>();
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     let title: string;
     try {
@@ -50,7 +50,7 @@ function postgresCpu(): Map<string, number> {
     }
     const db = DATABASES.find((d) => title.includes(` ${d} `));
     if (!title.startsWith('postgres:') || !db) continue;
-    byDb.set(`${db}|${pid}`, cpuMsOf(pid) ?? 0);
+    byDb.set(`${db}|${pid}`, { cpu: cpuMsOf(pid) ?? 0, wakeUps: wakeUpsOf(pid) ?? 0 });
   }
   return byDb;
 }
@@ -167,8 +167,10 @@ try {
   }
   const before = {
     procs: Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, cpuMsOf(p) ?? 0])),
+    wakeUps: Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, wakeUpsOf(p) ?? 0])),
     pg: postgresCpu(),
     kafka: broker ? (cpuMsOf(broker) ?? 0) : 0,
+    kafkaWakeUps: broker ? (wakeUpsOf(broker) ?? 0) : 0,
     self: process.cpuUsage(),
     db: await dbStats(),
     machine: machineTicks(),
@@ -200,8 +202,10 @@ try {
   }
   const after = {
     procs: Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, cpuMsOf(p) ?? 0])),
+    wakeUps: Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, wakeUpsOf(p) ?? 0])),
     pg: postgresCpu(),
     kafka: broker ? (cpuMsOf(broker) ?? 0) : 0,
+    kafkaWakeUps: broker ? (wakeUpsOf(broker) ?? 0) : 0,
     self: process.cpuUsage(before.self),
     db: await dbStats(),
     machine: machineTicks(),
@@ -210,28 +214,37 @@ try {
   const lines: string[] = [];
   lines.push(`${completed} of ${RATE * DURATION} checkouts completed in ${round(seconds, 1)} s (load before: ${before.load}; machine busy ${round((1 - (after.machine.idle - before.machine.idle) / (after.machine.total - before.machine.total)) * 100, 0)}%)`);
   lines.push(`acceptance p50/p99 ${round(percentiles(results.flatMap((r) => (r.ms ? [r.ms] : []))).p50)} / ${round(percentiles(results.flatMap((r) => (r.ms ? [r.ms] : []))).p99)} ms; placement → confirmed p50/p99 ${confirmed.p50} / ${confirmed.p99} ms`);
-  lines.push('', '| process | CPU ms per checkout |', '| --- | --- |');
+  // Wake-ups: context switches of every thread (see wakeUpsOf); a backend that started during the window counts from zero.
+  lines.push('', '| process | CPU ms per checkout | wake-ups per checkout |', '| --- | --- | --- |');
   let total = 0;
+  let totalWakeUps = 0;
   for (const n of names) {
     const ms = after.procs[n]! - before.procs[n]!;
+    const wakeUps = after.wakeUps[n]! - before.wakeUps[n]!;
     total += ms;
-    lines.push(`| ${n} | ${per(ms)} |`);
+    totalWakeUps += wakeUps;
+    lines.push(`| ${n} | ${per(ms)} | ${per(wakeUps)} |`);
   }
-  const pgByDb = new Map<string, number>();
-  for (const [key, ms] of after.pg) {
+  const pgByDb = new Map<string, { cpu: number; wakeUps: number }>();
+  for (const [key, now] of after.pg) {
     const db = key.split('|')[0]!;
-    pgByDb.set(db, (pgByDb.get(db) ?? 0) + ms - (before.pg.get(key) ?? 0));
+    const then = before.pg.get(key) ?? { cpu: 0, wakeUps: 0 };
+    const sum = pgByDb.get(db) ?? { cpu: 0, wakeUps: 0 };
+    pgByDb.set(db, { cpu: sum.cpu + now.cpu - then.cpu, wakeUps: sum.wakeUps + now.wakeUps - then.wakeUps });
   }
-  for (const [db, ms] of [...pgByDb].sort()) {
-    total += ms;
-    lines.push(`| postgres backends of ${db} | ${per(ms)} |`);
+  for (const [db, { cpu, wakeUps }] of [...pgByDb].sort()) {
+    total += cpu;
+    totalWakeUps += wakeUps;
+    lines.push(`| postgres backends of ${db} | ${per(cpu)} | ${per(wakeUps)} |`);
   }
   const kafkaMs = after.kafka - before.kafka;
+  const kafkaWakeUps = after.kafkaWakeUps - before.kafkaWakeUps;
   total += kafkaMs;
-  lines.push(`| kafka broker (shared with other runs) | ${per(kafkaMs)} |`);
+  totalWakeUps += kafkaWakeUps;
+  lines.push(`| kafka broker (shared with other runs) | ${per(kafkaMs)} | ${per(kafkaWakeUps)} |`);
   const selfMs = (after.self.user + after.self.system) / 1000;
-  lines.push(`| load generator (not in the total) | ${per(selfMs)} |`);
-  lines.push(`| **total** | **${per(total)}** |`);
+  lines.push(`| load generator (not in the total) | ${per(selfMs)} | |`);
+  lines.push(`| **total** | **${per(total)}** | **${per(totalWakeUps)}** |`);
   lines.push('', '| database | commits | rollbacks | rows returned | fetched | inserted | updated | deleted | per checkout |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const db of DATABASES) {
     const a = after.db.get(db);

@@ -62,13 +62,7 @@ describe('delivery that is safe to repeat (distributed: a process per service, P
     await platform?.stop();
     for (const client of databases.values()) await client.end();
     // Leave the shared broker as we found it: this run's groups and topics go.
-    const kafka = new kafkajs.Kafka({ clientId: 'delivery-cleanup', brokers: BROKERS, logLevel: kafkajs.logLevel.NOTHING });
-    const admin = kafka.admin();
-    await admin.connect();
-    const mine = (name: string) => name.startsWith(`${NAMESPACE}.`);
-    await admin.deleteGroups((await admin.listGroups()).groups.map((g) => g.groupId).filter(mine)).catch(() => undefined);
-    await admin.deleteTopics({ topics: (await admin.listTopics()).filter(mine) }).catch(() => undefined);
-    await admin.disconnect();
+    await ops?.deleteNamespace().catch(() => undefined);
     await ops?.close();
   }, 90_000);
 

@@ -30,6 +30,13 @@ export interface KafkaGroupOps {
   rewind(group: string): Promise<number>;
   /** Messages published to `group`'s topics that it has not committed yet. */
   lag(group: string): Promise<number>;
+  /**
+   * Deletes every topic and consumer group of the namespace: for runs that made one of their own
+   * (benchmarks, tests), so the broker does not keep them. A broker's cost grows with its topics:
+   * with 660 left behind by a day of bench runs, its metrics threads alone woke 600 times a second.
+   * Groups must have no live member. Refuses without a namespace. Resolves with the topics deleted.
+   */
+  deleteNamespace(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -79,6 +86,16 @@ export function createKafkaGroupOps(options: KafkaGroupOpsOptions): KafkaGroupOp
         for (const p of partitions) behind += Math.max(0, (high.get(p.partition) ?? 0) - Math.max(0, Number(p.offset)));
       }
       return behind;
+    },
+    async deleteNamespace() {
+      if (!options.namespace) throw new Error('deleteNamespace needs a namespace: it would delete every topic of the installation');
+      await ready();
+      const { groups } = await admin.listGroups();
+      const ours = groups.map((g) => g.groupId).filter(inNamespace);
+      if (ours.length > 0) await admin.deleteGroups(ours);
+      const topics = (await admin.listTopics()).filter((topic) => !topic.startsWith('__') && inNamespace(topic));
+      for (let i = 0; i < topics.length; i += 100) await admin.deleteTopics({ topics: topics.slice(i, i + 100), timeout: 30_000 });
+      return topics.length;
     },
     async close() {
       if (connected) await admin.disconnect();

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { pino } from 'pino';
 import kafkajs from 'kafkajs';
 import type { Consumer } from 'kafkajs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { describeEventBusContract, pollUntil } from './contract-suite';
 import { createKafkaBus } from './kafka';
 import { createKafkaGroupOps } from './kafka-ops';
@@ -55,14 +55,28 @@ describe('kafka broker for the contract suite', () => {
   });
 });
 
+/** Deletes what a test made on the broker (its namespace's topics and groups), so runs do not pile them up. */
+async function dropNamespace(namespace: string): Promise<void> {
+  const ops = createKafkaGroupOps({ brokers, namespace });
+  try {
+    await ops.deleteNamespace();
+  } catch (error) {
+    logger.warn({ err: error, namespace }, 'could not delete the test namespace');
+  } finally {
+    await ops.close();
+  }
+}
+
+const CONTRACT_NAMESPACE = `contract-${Math.random().toString(36).slice(2, 8)}`;
 describeEventBusContract(
   'kafka',
   async () => {
     await assertBrokerReachable();
-    return createKafkaBus({ brokers, clientId: 'emporium-contract-test', logger });
+    return createKafkaBus({ brokers, clientId: 'emporium-contract-test', logger, namespace: CONTRACT_NAMESPACE });
   },
   { topicPrefix: 'contract' },
 );
+afterAll(() => dropNamespace(CONTRACT_NAMESPACE));
 
 describe('kafka bus retention', () => {
   it("says how old a message still on a topic can be: the topic's retention.ms plus segment.ms, null once the topic keeps messages without limit, and the longer of the two when a group's delivery topic keeps its copies longer", async () => {
@@ -99,6 +113,7 @@ describe('kafka bus retention', () => {
     } finally {
       await admin.disconnect();
       await bus.close();
+      await dropNamespace(namespace);
     }
   });
 });
@@ -144,6 +159,7 @@ describe('kafka bus offset commits', () => {
     } finally {
       await admin.disconnect();
       await bus.close();
+      await dropNamespace(namespace);
     }
   });
 });
@@ -182,6 +198,7 @@ describe('kafka bus routing (delivery topics per consumer group)', () => {
       await Promise.all(subscriptions.map((s) => s.stop()));
     } finally {
       await bus.close();
+      await dropNamespace(namespace);
     }
   });
 
@@ -241,6 +258,40 @@ describe('kafka bus routing (delivery topics per consumer group)', () => {
     } finally {
       await ops.close();
       await Promise.all([before.close(), after.close()]);
+      await dropNamespace(namespace);
+    }
+  });
+
+  it('deleting a namespace removes its topics and consumer groups, and nothing of another namespace', async () => {
+    await assertBrokerReachable();
+    const [mine, theirs] = ['mine', 'theirs'].map((n) => `${n}-${Math.random().toString(36).slice(2, 8)}`) as [string, string];
+    const buses = [mine, theirs].map((namespace) => createKafkaBus({ brokers, clientId: `emporium-${namespace}`, logger, namespace }));
+    const opsOf = [mine, theirs].map((namespace) => createKafkaGroupOps({ brokers, namespace }));
+    const admin = new kafkajs.Kafka({ brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      for (const bus of buses) {
+        let handled = 0;
+        const subscription = await bus.subscribe({ group: 'cleaner', topics: ['cleanup-a'], routed: true, handler: async () => void handled++ });
+        await bus.publish([{ topic: 'cleanup-a', key: 'k', value: 'v', deliverTo: ['cleaner'] }]);
+        await pollUntil(() => handled === 1, 20_000, () => 'the message');
+        await subscription.stop();
+      }
+      const made = (await admin.listTopics()).filter((t) => t.startsWith(`${mine}.`));
+      expect(made).toEqual(expect.arrayContaining([`${mine}.cleanup-a`, `${mine}.cleanup-a.for-cleaner`]));
+      expect(await opsOf[0]!.deleteNamespace()).toBe(made.length);
+      const topics = await admin.listTopics();
+      expect(topics.filter((t) => t.startsWith(`${mine}.`))).toEqual([]);
+      expect(topics).toEqual(expect.arrayContaining([`${theirs}.cleanup-a`, `${theirs}.cleanup-a.for-cleaner`]));
+      const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
+      expect(groups).not.toContain(`${mine}.cleaner`);
+      expect(groups).toContain(`${theirs}.cleaner`);
+      await expect(createKafkaGroupOps({ brokers }).deleteNamespace()).rejects.toThrow(/needs a namespace/);
+    } finally {
+      await opsOf[1]!.deleteNamespace().catch(() => undefined);
+      await Promise.all(opsOf.map((ops) => ops.close()));
+      await Promise.all(buses.map((bus) => bus.close()));
+      await admin.disconnect();
     }
   });
 });
