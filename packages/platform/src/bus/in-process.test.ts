@@ -66,3 +66,29 @@ describe('in-process bus routing (ADR 0013)', () => {
     }
   });
 });
+
+describe('in-process bus when nothing is published', () => {
+  it('an idle subscription waits for the next publish instead of reading the log every few seconds', async () => {
+    let reads = 0;
+    const db = pglite.forSchema('bus_idle');
+    const counting = new Proxy(db, {
+      get: (target, property) => (property === 'query' ? (...args: Parameters<typeof db.query>) => (reads++, target.query(...args)) : Reflect.get(target, property)),
+    });
+    const bus = createInProcessBus({ db: counting, logger: createLogger('test', 'silent') });
+    await bus.migrate();
+    const received: string[] = [];
+    try {
+      await bus.subscribe({ group: 'idle', topics: ['idle-a'], handler: async (m) => void received.push(m.value) });
+      await new Promise((r) => setTimeout(r, 500));
+      const before = reads;
+      // The old safety-net poll (every 5 s) read each of the 4 partitions again in this window.
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect(reads - before).toBe(0);
+      await bus.publish([{ topic: 'idle-a', key: 'k', value: 'woken' }]);
+      await pollUntil(() => received.includes('woken'), 5_000, () => 'the published message');
+    } finally {
+      await bus.close();
+    }
+  }, 15_000);
+});
+

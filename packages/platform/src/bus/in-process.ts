@@ -25,7 +25,11 @@ export interface InProcessBusOptions {
   metrics?: Metrics;
   /** Partitions per topic: the unit of ordering and of parallelism. Default 4. */
   partitions?: number;
-  /** Safety-net poll when no publish signal arrives. Default 5 s. */
+  /**
+   * Safety-net poll when no publish signal arrives. Default 60 s. Every publish goes through this
+   * bus and signals the loops it wrote to, so the poll only guards against a missed signal; at 5 s
+   * the ~100 idle partition loops of `npm start` read the log 20 times a second.
+   */
   idlePollMs?: number;
   /** Rows fetched per partition per round. Default 100. */
   fetchSize?: number;
@@ -89,7 +93,7 @@ export function partitionFor(key: string, partitions: number): number {
 export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
   const { db, logger } = options;
   const partitions = options.partitions ?? 4;
-  const idlePollMs = options.idlePollMs ?? 5000;
+  const idlePollMs = options.idlePollMs ?? 60_000;
   const fetchSize = options.fetchSize ?? 100;
   const batchSize = Math.max(1, options.batchSize ?? 20);
   const signals = new EventEmitter();
