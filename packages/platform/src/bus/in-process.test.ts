@@ -90,5 +90,19 @@ describe('in-process bus when nothing is published', () => {
       await bus.close();
     }
   }, 15_000);
+
+  it('a subscription stopped while its partitions are still reading the log stops at once, not after the next poll', async () => {
+    const bus = createInProcessBus({ db: pglite.forSchema('bus_stop'), logger: createLogger('test', 'silent') });
+    await bus.migrate();
+    try {
+      const subscription = await bus.subscribe({ group: 'stopper', topics: ['stop-a'], handler: async () => undefined });
+      // Its four partition loops are in their first read of the log now: the stop signal finds none of them waiting.
+      const started = Date.now();
+      await subscription.stop();
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await bus.close();
+    }
+  }, 15_000);
 });
 

@@ -158,8 +158,13 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
     }
   };
 
-  const waitForSignal = (topic: string, sub: InternalSubscription, ms: number) =>
+  /**
+   * Waits for `topic`'s signal, the subscription's stop, or `ms`. A stop or a replay (`changed`) that
+   * was signalled while the loop was busy reading is not waited out: the loop goes on at once.
+   */
+  const waitForSignal = (topic: string, sub: InternalSubscription, ms: number, changed: () => boolean = () => false) =>
     new Promise<void>((resolve) => {
+      if (sub.stopped || changed()) return resolve();
       const done = () => {
         clearTimeout(timer);
         signals.off(topic, done);
@@ -209,7 +214,7 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
         );
         const mine = rows.filter(isMine);
         if (rows.length === 0) {
-          if ((publishedCount.get(channel) ?? 0) === seen) await waitForSignal(channel, sub, idlePollMs);
+          if ((publishedCount.get(channel) ?? 0) === seen) await waitForSignal(channel, sub, idlePollMs, replayed);
           continue;
         }
         // The offset is stored once per fetched batch (at least once: a crash redelivers the rest
@@ -255,7 +260,7 @@ export function createInProcessBus(options: InProcessBusOptions): InProcessBus {
         // The whole short batch is done and nothing was published here since it was read: the
         // partition is caught up, so wait for the next signal instead of reading it again.
         if (rows.length < fetchSize && done === rows[rows.length - 1]!.id && (publishedCount.get(channel) ?? 0) === seen && !sub.stopped) {
-          await waitForSignal(channel, sub, idlePollMs);
+          await waitForSignal(channel, sub, idlePollMs, replayed);
         }
       } catch (error) {
         // The log itself failed (database unavailable): wait and try again from the stored offset.
