@@ -7,16 +7,12 @@
  */
 import { dropServiceDatabases } from '@emporium/launcher/distributed';
 import { signInStaff } from '../tests/support/auth';
-import { client, percentiles, round, startBenchPlatform } from './lib';
+import { argOf, client, percentiles, round, startBenchPlatform } from './lib';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-};
-const ROUNDS = Number(arg('rounds', '3'));
-const ADDS = Number(arg('adds', '500'));
-const PORT = Number(arg('port', '3860'));
-const PREFIX = arg('db-prefix', 'perf_add');
+const ROUNDS = Number(argOf('rounds', '3'));
+const ADDS = Number(argOf('adds', '500'));
+const PORT = Number(argOf('port', '3860'));
+const PREFIX = argOf('db-prefix', 'perf_add');
 const NAMESPACE = `add-${Math.random().toString(36).slice(2, 8)}`;
 
 await dropServiceDatabases(PREFIX);

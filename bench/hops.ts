@@ -8,7 +8,7 @@
 import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { TOPICS } from '@emporium/contracts';
-import { percentiles, round } from './lib';
+import { argOf, percentiles, round } from './lib';
 
 /** The saga's success path: each event, the service that handles it, and the event that handler emits. */
 export const SAGA_HOPS = [
@@ -153,16 +153,12 @@ export function hopTable(hops: HopFigures[]): string[] {
 
 /** `tsx bench/hops.ts --db-prefix perf_bench --namespace bench-abc123`: the table for every order of a finished run. */
 if (process.argv[1] && import.meta.filename === process.argv[1]) {
-  const arg = (name: string, fallback: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i >= 0 ? process.argv[i + 1]! : fallback;
-  };
-  const prefix = arg('db-prefix', 'emporium_bench');
+  const prefix = argOf('db-prefix', 'emporium_bench');
   const adminUrl = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const orders = new pg.Client({ connectionString: adminUrl.replace(/\/[^/]*$/, `/${prefix}_orders`) });
   await orders.connect();
   const { rows } = await orders.query<{ id: string }>("SELECT id FROM orders.orders WHERE status = 'completed'");
   await orders.end();
-  const hops = await hopBreakdown({ prefix, namespace: arg('namespace', ''), brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), adminUrl, orderIds: rows.map((r) => r.id) });
+  const hops = await hopBreakdown({ prefix, namespace: argOf('namespace', ''), brokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','), adminUrl, orderIds: rows.map((r) => r.id) });
   process.stdout.write(`${rows.length} completed orders\n${hopTable(hops).join('\n')}\n`);
 }

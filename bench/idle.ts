@@ -6,33 +6,16 @@
  * a poll that costs CPU on a machine whose cores the services share.
  *   tsx bench/idle.ts [--settle 20] [--seconds 10] [--port 3880] [--db-prefix perf_idle]
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { dropServiceDatabases, SANDBOX_NAMES, SERVICE_NAMES } from '@emporium/launcher/distributed';
-import { cpuMsOf, kafkaPid, round, startBenchPlatform, wakeUpsOf } from './lib';
+import { argOf, cpuMsOf, kafkaPid, postgresBackends, round, startBenchPlatform, wakeUpsOf } from './lib';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-};
-const SETTLE_S = Number(arg('settle', '20'));
-const SECONDS = Number(arg('seconds', '10'));
-const PREFIX = arg('db-prefix', 'perf_idle');
-const PORT = Number(arg('port', '3880'));
+const SETTLE_S = Number(argOf('settle', '20'));
+const SECONDS = Number(argOf('seconds', '10'));
+const PREFIX = argOf('db-prefix', 'perf_idle');
+const PORT = Number(argOf('port', '3880'));
 
-/** This run's PostgreSQL backends, from their process titles. */
-function postgresPids(): number[] {
-  return readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        const title = readFileSync(`/proc/${p}/cmdline`, 'utf8');
-        return title.startsWith('postgres:') && title.includes(` ${PREFIX}_`);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
+/** This run's databases, as the launcher names them. */
+const DATABASES = [...SERVICE_NAMES, ...SANDBOX_NAMES].map((n) => `${PREFIX}_${n.replace(/-/g, '_')}`);
 
 await dropServiceDatabases(PREFIX);
 const platform = await startBenchPlatform({ prefix: PREFIX, port: PORT, namespace: `idle-${Math.random().toString(36).slice(2, 8)}` });
@@ -40,7 +23,7 @@ try {
   const groups: Record<string, () => number[]> = Object.fromEntries([...SERVICE_NAMES, ...SANDBOX_NAMES, 'gateway' as const].map((name) => [name, () => [platform.pid(name)!]]));
   const broker = kafkaPid();
   if (broker) groups['kafka broker (shared)'] = () => [broker];
-  groups[`postgres backends (${PREFIX}_*)`] = postgresPids;
+  groups[`postgres backends (${PREFIX}_*)`] = () => postgresBackends(DATABASES).map((b) => b.pid);
   /** Per process: CPU ms and context switches so far. */
   const sample = () =>
     Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, new Map(pids().map((p) => [p, { cpu: cpuMsOf(p) ?? 0, switches: wakeUpsOf(p) ?? NaN }]))]));

@@ -10,19 +10,15 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
-import { ownCpuMs } from './lib';
+import { argOf, ownCpuMs } from './lib';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-};
-const CLIENT = arg('client', 'kafkajs');
-const MESSAGES = Number(arg('messages', '3000'));
-const RATE = Number(arg('rate', '300'));
-const MIN_BYTES = Number(arg('min-bytes', '1'));
-const MAX_WAIT = Number(arg('max-wait', '500'));
-const ROLE = arg('role', 'main');
-const TOPIC = arg('topic', `kafka-client-${Math.random().toString(36).slice(2, 8)}`);
+const CLIENT = argOf('client', 'kafkajs');
+const MESSAGES = Number(argOf('messages', '3000'));
+const RATE = Number(argOf('rate', '300'));
+const MIN_BYTES = Number(argOf('min-bytes', '1'));
+const MAX_WAIT = Number(argOf('max-wait', '500'));
+const ROLE = argOf('role', 'main');
+const TOPIC = argOf('topic', `kafka-client-${Math.random().toString(36).slice(2, 8)}`);
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const kafka = new kafkajs.Kafka({ brokers, clientId: 'bench-kafka-client', logLevel: kafkajs.logLevel.NOTHING });
 // About the size of one of our event envelopes.

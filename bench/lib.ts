@@ -11,11 +11,8 @@ import { NO_RATE_LIMITS_ENV, TEST_ADMIN } from '../tests/support/auth';
  * The distributed platform as the bench tools run it: ports from `port`, databases `<prefix>_<service>`,
  * a Kafka namespace of its own, logs at warn, no rate limits at the gateway. `env` goes to every
  * service and sandbox, `gatewayEnv` to the gateway. The caller prepares (drops) the databases.
- */
-/**
- * The distributed platform in a Kafka namespace of the run's own; stopping it also deletes that
- * namespace's topics and groups, so bench runs do not pile them up on the broker (its cost grows
- * with its topics: see KafkaGroupOps.deleteNamespace).
+ * Stopping it also deletes the namespace's topics and groups, so bench runs do not pile them up on
+ * the broker (its cost grows with its topics: see KafkaGroupOps.deleteNamespace).
  */
 export async function startBenchPlatform(options: { prefix: string; port: number; namespace: string; env?: Record<string, string>; gatewayEnv?: Record<string, string> }) {
   const platform = await startDistributed({
@@ -42,6 +39,28 @@ export async function startBenchPlatform(options: { prefix: string; port: number
     }
   };
   return platform;
+}
+
+/** The value after `--<name>` on the command line, or `fallback`. */
+export function argOf(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+}
+
+/** The PostgreSQL backends serving `databases`, from their process titles (`postgres: user db host …`). */
+export function postgresBackends(databases: readonly string[]): Array<{ pid: number; db: string }> {
+  const found: Array<{ pid: number; db: string }> = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let title: string;
+    try {
+      title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    const db = databases.find((d) => title.includes(` ${d} `));
+    if (title.startsWith('postgres:') && db) found.push({ pid: Number(pid), db });
+  }
+  return found;
 }
 
 /** Latency percentiles in ms (nearest rank). */

@@ -12,23 +12,19 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { dropServiceDatabases, SANDBOX_NAMES, SERVICE_NAMES, type ServiceName } from '@emporium/launcher/distributed';
 import { signInStaff } from '../tests/support/auth';
-import { client, cpuMsOf, kafkaPid, percentiles, round, startBenchPlatform, wakeUpsOf, watchOrders } from './lib';
+import { argOf, client, cpuMsOf, kafkaPid, percentiles, postgresBackends, round, startBenchPlatform, wakeUpsOf, watchOrders } from './lib';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-};
-const RATE = Number(arg('rate', '20'));
-const DURATION = Number(arg('duration', '20'));
-const PREFIX = arg('db-prefix', 'perf2_prof');
-const PORT = Number(arg('port', '3870'));
-const CPU_PROF = arg('cpu-prof', '');
-const WARM_UP = Number(arg('warm-up', '40'));
+const RATE = Number(argOf('rate', '20'));
+const DURATION = Number(argOf('duration', '20'));
+const PREFIX = argOf('db-prefix', 'perf2_prof');
+const PORT = Number(argOf('port', '3870'));
+const CPU_PROF = argOf('cpu-prof', '');
+const WARM_UP = Number(argOf('warm-up', '40'));
 const LOG_STATEMENTS = process.argv.includes('--log-statements');
 const ROUND_TRIPS = process.argv.includes('--round-trips');
 const PERF_OUT = `/tmp/emporium-profile-${process.pid}.perf`;
@@ -40,19 +36,7 @@ const log = (message: string) => process.stderr.write(`[profile] ${message}\n`);
 
 /** CPU ms and wake-ups of this run's PostgreSQL backends, keyed `database|pid` (from their process titles). */
 function postgresCpu(): Map<string, { cpu: number; wakeUps: number }> {
-  const byDb = new Map<string, { cpu: number; wakeUps: number }>();
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let title: string;
-    try {
-      title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    const db = DATABASES.find((d) => title.includes(` ${d} `));
-    if (!title.startsWith('postgres:') || !db) continue;
-    byDb.set(`${db}|${pid}`, { cpu: cpuMsOf(pid) ?? 0, wakeUps: wakeUpsOf(pid) ?? 0 });
-  }
-  return byDb;
+  return new Map(postgresBackends(DATABASES).map(({ pid, db }) => [`${db}|${pid}`, { cpu: cpuMsOf(pid) ?? 0, wakeUps: wakeUpsOf(pid) ?? 0 }]));
 }
 
 const machineTicks = () => {

@@ -12,25 +12,21 @@ import { dropServiceDatabases, SERVICE_NAMES } from '@emporium/launcher/distribu
 import { NO_RATE_LIMITS_ENV, signInStaff, TEST_ADMIN, type Session } from '../tests/support/auth';
 import { goalRows, goalTable, GOALS, halfOfPeakRate } from './goals';
 import { hopBreakdown, hopTable, type HopFigures } from './hops';
-import { CLOSED_LOOP_WARM_UP_S, client, closedLoop, machine, percentiles, round, sampleProcesses, startBenchPlatform, startHelloWorld, stopChild, watchOrders, type HttpResult } from './lib';
+import { argOf, client, CLOSED_LOOP_WARM_UP_S, closedLoop, type HttpResult, machine, percentiles, round, sampleProcesses, startBenchPlatform, startHelloWorld, stopChild, watchOrders } from './lib';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-};
-const MODE = arg('mode', 'both');
-const RATES = arg('rates', '20,50,100').split(',').map(Number);
-const DURATION = Number(arg('duration', '15'));
+const MODE = argOf('mode', 'both');
+const RATES = argOf('rates', '20,50,100').split(',').map(Number);
+const DURATION = Number(argOf('duration', '15'));
 /** Checkouts at 5/s before the measured steps, not reported: the first step should not pay for cold code and connections. */
-const WARM_UP = Number(arg('warm-up', '40'));
+const WARM_UP = Number(argOf('warm-up', '40'));
 const PRODUCTS = 20;
 /** One shopper's adds to cart: the first ones after start, reported apart (V8 has not optimized the path yet), then the measured ones. */
 const ADDS_COLD = 100;
 const ADDS_MEASURED = 1000;
 /** Distributed mode: databases `<prefix>_<service>`, a Kafka namespace of its own and ports base…base+7, so a run never meets a test's or another run's. */
-const DB_PREFIX = arg('db-prefix', 'emporium_bench');
-const PORT_BASE = Number(arg('port', '3800'));
+const DB_PREFIX = argOf('db-prefix', 'emporium_bench');
+const PORT_BASE = Number(argOf('port', '3800'));
 const NAMESPACE = process.env.KAFKA_NAMESPACE || `bench-${Math.random().toString(36).slice(2, 8)}`;
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const ADMIN_URL = process.env.POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
