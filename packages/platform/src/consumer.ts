@@ -4,7 +4,7 @@ import type { BatchHandler, EventBus, IncomingMessage, Subscription } from './bu
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { writeOutbox, type PendingEvent } from './outbox';
-import { handleOnce } from './inbox';
+import { handledBefore, handleOnce, markHandled } from './inbox';
 
 export interface HandlerContext {
   /** The transaction that also records the event in the inbox: write effects here. */
@@ -15,6 +15,12 @@ export interface HandlerContext {
   emit(events: readonly PendingEvent[]): Promise<void>;
 }
 
+/**
+ * A service's handlers, by event type. A handler's effects are the writes of `tx` (and the events it
+ * emits): they commit at most once per event. The handler itself may begin again for an event it has
+ * handled (a redelivery): the inbox mark travels with its first statement, which then fails, and the
+ * transaction rolls back. So a handler changes nothing outside `tx` that a second run would harm.
+ */
 export type EventHandlers = {
   [T in EventType]?: (data: EventData<T>, context: HandlerContext) => Promise<void>;
 };
@@ -189,26 +195,33 @@ export function createBatchEventHandler(options: Omit<EventConsumerOptions, 'bus
     const work = prepared.filter((p): p is Prepared => !('ignoredType' in p));
     const outcomes: Array<{ type: string; outcome: EventOutcome }> = [];
     if (work.length > 0) {
-      const ids = [...new Set(work.map((p) => p.envelope.id))];
-      const types = ids.map((id) => work.find((p) => p.envelope.id === id)!.type);
-      await db.transaction(async (tx) => {
-        outcomes.length = 0;
-        const inserted = await tx.query<{ event_id: string }>(
-          'INSERT INTO inbox (consumer, event_id, type) SELECT $1, id, type FROM unnest($2::uuid[], $3::text[]) AS fresh(id, type) ON CONFLICT DO NOTHING RETURNING event_id',
-          [group, ids, types],
-        );
-        const fresh = new Set(inserted.rows.map((r) => r.event_id));
-        for (const { envelope, type, handler, data } of work) {
-          // A second copy of an event in the same run is a duplicate too.
-          if (!fresh.delete(envelope.id)) {
-            outcomes.push({ type, outcome: 'duplicate' });
-            continue;
+      const entries = [...new Map(work.map((p) => [p.envelope.id, { id: p.envelope.id, type: p.type }])).values()];
+      const run = (skip: ReadonlySet<string>) =>
+        db.transaction(async (tx) => {
+          outcomes.length = 0;
+          const fresh = entries.filter((e) => !skip.has(e.id));
+          if (fresh.length > 0) await markHandled(tx, group, fresh);
+          const pending = new Set(fresh.map((e) => e.id));
+          for (const { envelope, type, handler, data } of work) {
+            // Handled before this run, or a second copy of an event in the same run: a duplicate.
+            if (!pending.delete(envelope.id)) {
+              outcomes.push({ type, outcome: 'duplicate' });
+              continue;
+            }
+            const logger = options.logger.child({ eventId: envelope.id, eventType: type, key: envelope.key, correlationId: envelope.correlationId, attempt: 1 });
+            await handler!(data, contextFor(options, tx, envelope, logger));
+            outcomes.push({ type, outcome: 'handled' });
           }
-          const logger = options.logger.child({ eventId: envelope.id, eventType: type, key: envelope.key, correlationId: envelope.correlationId, attempt: 1 });
-          await handler!(data, contextFor(options, tx, envelope, logger));
-          outcomes.push({ type, outcome: 'handled' });
-        }
-      });
+        });
+      try {
+        await run(new Set());
+      } catch (error) {
+        // The run assumed every event new (markHandled). If some were handled before, it runs once
+        // more without them; any other failure goes to the bus, which handles the run one at a time.
+        const handled = await handledBefore(db, group, entries.map((e) => e.id));
+        if (handled.size === 0) throw error;
+        await run(handled);
+      }
     }
     for (const p of prepared) if ('ignoredType' in p) metrics?.eventsHandled.inc({ group, type: p.ignoredType, outcome: 'ignored' });
     for (const { type, outcome } of outcomes) metrics?.eventsHandled.inc({ group, type, outcome });

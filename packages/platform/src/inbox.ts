@@ -1,9 +1,44 @@
-import type { Db, Sql } from './db/types';
+import { deferWrite, type Db, type Sql } from './db/types';
 import { deleteInBatches } from './db/prune';
+
+/** One event to mark handled: its id and type. */
+export interface InboxEntry {
+  id: string;
+  type: string;
+}
+
+const MARK_SQL = 'INSERT INTO inbox (consumer, event_id, type) SELECT $1, id, type FROM unnest($2::uuid[], $3::text[]) AS fresh(id, type)';
+
+/**
+ * Marks `entries` handled by `consumer` in `tx`, assuming none of them was: the mark is a deferred
+ * write, so on PostgreSQL it travels with the effect's first statement (or the COMMIT) instead of
+ * costing a round trip of its own before the effect can start. An event handled before makes it
+ * fail on the inbox's primary key, and with it the whole transaction, effect included; the caller
+ * then asks `handledBefore` which entries those were. Duplicates are rare (a relay or consumer
+ * that crashed between sending and recording, a replay), so the usual path pays nothing for them.
+ * Entries must be distinct.
+ */
+export const markHandled = (tx: Sql, consumer: string, entries: readonly InboxEntry[]): Promise<void> =>
+  deferWrite(tx, MARK_SQL, [consumer, entries.map((e) => e.id), entries.map((e) => e.type)]);
+
+/**
+ * The ids among `ids` that `consumer` has already handled (committed inbox rows). Asked after a
+ * transaction with `markHandled` failed: an empty set means the failure was the effect's own.
+ * Resolves to the empty set when the database cannot answer, so the caller's error stands.
+ */
+export async function handledBefore(db: Sql, consumer: string, ids: readonly string[]): Promise<Set<string>> {
+  try {
+    const { rows } = await db.query<{ event_id: string }>('SELECT event_id FROM inbox WHERE consumer = $1 AND event_id = ANY($2::uuid[])', [consumer, ids]);
+    return new Set(rows.map((r) => r.event_id));
+  } catch {
+    return new Set();
+  }
+}
 
 /**
  * Runs `effect` at most once per (consumer, event id): the inbox row and the effect commit in
- * one transaction, so a redelivered event finds its row and is skipped.
+ * one transaction, so a redelivered event finds its row and is skipped (its effect, begun on the
+ * assumption that the event is new, is rolled back: see `markHandled`).
  * Resolves to false when the event had already been handled.
  */
 export async function handleOnce(
@@ -13,15 +48,16 @@ export async function handleOnce(
   type: string,
   effect: (tx: Sql) => Promise<void>,
 ): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    const inserted = await tx.query(
-      'INSERT INTO inbox (consumer, event_id, type) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-      [consumer, eventId, type],
-    );
-    if (inserted.rowCount === 0) return false;
-    await effect(tx);
+  try {
+    await db.transaction(async (tx) => {
+      await markHandled(tx, consumer, [{ id: eventId, type }]);
+      await effect(tx);
+    });
     return true;
-  });
+  } catch (error) {
+    if ((await handledBefore(db, consumer, [eventId])).size > 0) return false;
+    throw error;
+  }
 }
 
 /**

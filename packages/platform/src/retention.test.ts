@@ -27,11 +27,13 @@ describe('retention of the bus log and the inbox (embedded)', () => {
       deps,
       app: await createHttpApp({ service: 'retention_consumer', logger: deps.logger, metrics: deps.metrics }),
       handlers: {
-        order_completed: async (data) => {
+        order_completed: async (data, { tx }) => {
+          await tx.query('INSERT INTO effects (order_id, times) VALUES ($1, 1) ON CONFLICT (order_id) DO UPDATE SET times = effects.times + 1', [data.orderId]);
           handled.push(data.orderId);
         },
       },
     });
+    await consumerDb.query('CREATE TABLE effects (order_id text PRIMARY KEY, times integer NOT NULL)');
     await consumer.start();
   });
   afterAll(async () => {
@@ -69,10 +71,13 @@ describe('retention of the bus log and the inbox (embedded)', () => {
     expect(rows[0]!.n).toBe(1);
 
     // Replaying everything the bus still has changes nothing: what remains is still remembered.
-    handled.length = 0;
     await platform.bus.replay({ groups: ['retention_consumer'] });
     await eventually(async () => (await platform.bus.pending()) === 0, 10_000, 'replay delivered');
-    expect(handled).toEqual([]);
+    const effects = await consumerDb.query<{ order_id: string; times: number }>('SELECT order_id, times FROM effects ORDER BY order_id');
+    expect(effects.rows).toEqual([
+      { order_id: 'o-ret-new', times: 1 },
+      { order_id: 'o-ret-old', times: 1 },
+    ]);
   });
 
   it('prunes a large inbox a batch at a time, only before the cutoff', async () => {
