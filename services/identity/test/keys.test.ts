@@ -4,6 +4,10 @@ import { SignJWT, decodeJwt, decodeProtectedHeader, exportSPKI, generateKeyPair,
 import { createTestPlatform, type TestPlatform } from '@emporium/platform/testing';
 import type { Service } from '@emporium/platform';
 import { createIdentityService, createTokenVerifier } from '../src/service';
+import { createKeyEncryption } from '../src/keys/key-encryption';
+import { ACTIVE_KEY_READ_MS, createKeyRing } from '../src/keys/key-ring';
+import { createKeysStore } from '../src/store/keys.store';
+import { createLogger } from '@emporium/platform';
 
 const ISSUER = 'https://identity.test';
 const AUDIENCE = 'emporium-test';
@@ -111,6 +115,30 @@ describe('signing keys, their rotation and the token verifier', () => {
     expect(decodeProtectedHeader(after).kid).not.toBe(decodeProtectedHeader(before).kid);
     await new Promise((r) => setTimeout(r, 250)); // the verifier refetches an unknown kid at most every refetchCooldownMs
     expect((await verifier.verify(after)).type).toBe('guest');
+  });
+
+  it('when another instance rotates the key, then this one signs with the new key once its read of the active key is ACTIVE_KEY_READ_MS old, and its tokens meanwhile still verify', async () => {
+    const other = createKeyRing({
+      store: createKeysStore(platform.deps('identity').db),
+      encryption: async () => createKeyEncryption(Buffer.alloc(32, 7)),
+      rotationMs: 60 * MINUTE,
+      retainMs: 11 * MINUTE,
+      now,
+      logger: createLogger('other-identity', 'silent'),
+    });
+    const before = decodeProtectedHeader(await guestToken()).kid;
+    clock += 1_000; // the new key is the newer one
+    expect(await other.rotate(true)).toBe(true);
+    const rotated = (await jwks()).keys[0]!.kid;
+    expect(rotated).not.toBe(before);
+
+    // Signed with the key this instance read less than ACTIVE_KEY_READ_MS ago: retired, still published.
+    const meanwhile = await guestToken();
+    expect(decodeProtectedHeader(meanwhile).kid).toBe(before);
+    expect((await (await verifierAt()).verify(meanwhile)).type).toBe('guest');
+
+    clock += ACTIVE_KEY_READ_MS;
+    expect(decodeProtectedHeader(await guestToken()).kid).toBe(rotated);
   });
 
   it('when the key-encryption key changes, then the undecryptable key is retired and a new one signs', async () => {

@@ -30,14 +30,30 @@ export interface KeyRing {
 }
 
 /**
+ * How long a process signs with the active key it read before it reads it again (a token used to
+ * cost that read). Another instance's rotation reaches this one up to this much later; the tokens it
+ * signs meanwhile still verify, since a retired key stays published for the tokens' lifetime plus a
+ * minute of clock skew. A rotation made here takes effect here at once.
+ */
+export const ACTIVE_KEY_READ_MS = 5_000;
+
+/**
  * Signing keys live in the database (private halves sealed with AES-256-GCM), so every instance
  * signs with the same active key and publishes the same set. Private keys are decrypted once per
- * process and kept in memory.
+ * process and kept in memory, and the active key's row is read again every ACTIVE_KEY_READ_MS.
  */
 export function createKeyRing(options: KeyRingOptions): KeyRing {
   const { store, now, logger } = options;
   const privateKeys = new Map<string, CryptoKey>();
   const isDue = (active: SigningKeyRow | undefined) => !active || active.created_at.getTime() + options.rotationMs <= now().getTime();
+  let lastRead: { row: SigningKeyRow; at: number } | undefined;
+  const activeKey = async (): Promise<SigningKeyRow | undefined> => {
+    const at = now().getTime();
+    if (lastRead && at >= lastRead.at && at - lastRead.at < ACTIVE_KEY_READ_MS) return lastRead.row;
+    const row = await store.activeKey();
+    lastRead = row ? { row, at } : undefined;
+    return row;
+  };
 
   const create = async (encryption: KeyEncryption) => {
     const { publicKey, privateKey } = await generateKeyPair(ACCESS_TOKEN_ALG, { extractable: true });
@@ -57,6 +73,8 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
     const encryption = await options.encryption();
     const at = now();
     const rotated = await store.rotateIf(due, at, new Date(at.getTime() + options.retainMs), () => create(encryption));
+    // Read again next time: this instance's rotation, or another's that rotateIf found, is the news.
+    lastRead = undefined;
     if (rotated) logger.info('signing key rotated');
     return rotated;
   };
@@ -78,10 +96,10 @@ export function createKeyRing(options: KeyRingOptions): KeyRing {
   return {
     async signingKey() {
       for (let attempt = 0; attempt < 3; attempt++) {
-        let active = await store.activeKey();
+        let active = await activeKey();
         if (isDue(active)) {
           await rotateWhen(isDue);
-          active = await store.activeKey();
+          active = await activeKey();
         }
         if (!active) continue;
         const key = await unseal(active);
