@@ -13,6 +13,25 @@ export interface HandlerContext {
   logger: Logger;
   /** Writes follow-up events to the outbox in the same transaction, keeping the correlation id. */
   emit(events: readonly PendingEvent[]): Promise<void>;
+  /**
+   * Runs `task` in this process once the transaction has committed; never if it rolls back (a
+   * failure, or a duplicate). For work that follows the commit at once, such as making a call the
+   * transaction queued. A crash in between loses the task: what it does must also be found another
+   * way (a poll), as at least once requires.
+   */
+  afterCommit(task: () => void | Promise<void>): void;
+}
+
+/** Tasks handlers left for after their transaction's commit. */
+type AfterCommit = Array<() => void | Promise<void>>;
+
+/** Starts each task; one that fails is logged, and does not stop the others. */
+function runAfterCommit(tasks: AfterCommit, logger: Logger): void {
+  for (const task of tasks) {
+    void Promise.resolve()
+      .then(task)
+      .catch((error: unknown) => logger.warn({ err: error }, 'task after an event commit failed'));
+  }
 }
 
 /**
@@ -133,11 +152,12 @@ function prepare(message: IncomingMessage, handlers: EventHandlers): Prepared | 
   return { envelope, type, handler, data: EVENTS[type].data.parse(envelope.data) };
 }
 
-function contextFor(options: Pick<EventConsumerOptions, 'source' | 'logger'>, tx: Sql, envelope: EventEnvelope, logger: Logger): HandlerContext {
+function contextFor(options: Pick<EventConsumerOptions, 'source' | 'logger'>, tx: Sql, envelope: EventEnvelope, logger: Logger, afterCommit: AfterCommit): HandlerContext {
   return {
     tx,
     envelope,
     logger,
+    afterCommit: (task) => void afterCommit.push(task),
     emit: async (events) => {
       await writeOutbox(tx, events, { source: options.source, correlationId: envelope.correlationId });
     },
@@ -159,7 +179,9 @@ export function createEventHandler(options: Omit<EventConsumerOptions, 'bus' | '
     const { envelope, type, handler, data } = prepared;
     const logger = options.logger.child({ eventId: envelope.id, eventType: type, key: envelope.key, correlationId: envelope.correlationId, attempt: message.attempt });
     try {
-      const handled = await handleOnce(db, group, envelope.id, envelope.type, (tx) => handler!(data, contextFor(options, tx, envelope, logger)));
+      const afterCommit: AfterCommit = [];
+      const handled = await handleOnce(db, group, envelope.id, envelope.type, (tx) => handler!(data, contextFor(options, tx, envelope, logger, afterCommit)));
+      if (handled) runAfterCommit(afterCommit, logger);
       metrics?.eventsHandled.inc({ group, type, outcome: handled ? 'handled' : 'duplicate' });
       logger.debug({ handled }, handled ? 'event handled' : 'duplicate event skipped');
       return handled ? 'handled' : 'duplicate';
@@ -194,11 +216,13 @@ export function createBatchEventHandler(options: Omit<EventConsumerOptions, 'bus
     const prepared = messages.map((message) => prepare(message, handlers));
     const work = prepared.filter((p): p is Prepared => !('ignoredType' in p));
     const outcomes: Array<{ type: string; outcome: EventOutcome }> = [];
+    const afterCommit: AfterCommit = [];
     if (work.length > 0) {
       const entries = [...new Map(work.map((p) => [p.envelope.id, { id: p.envelope.id, type: p.type }])).values()];
       const run = (skip: ReadonlySet<string>) =>
         db.transaction(async (tx) => {
           outcomes.length = 0;
+          afterCommit.length = 0;
           const fresh = entries.filter((e) => !skip.has(e.id));
           if (fresh.length > 0) await markHandled(tx, group, fresh);
           const pending = new Set(fresh.map((e) => e.id));
@@ -209,7 +233,7 @@ export function createBatchEventHandler(options: Omit<EventConsumerOptions, 'bus
               continue;
             }
             const logger = options.logger.child({ eventId: envelope.id, eventType: type, key: envelope.key, correlationId: envelope.correlationId, attempt: 1 });
-            await handler!(data, contextFor(options, tx, envelope, logger));
+            await handler!(data, contextFor(options, tx, envelope, logger, afterCommit));
             outcomes.push({ type, outcome: 'handled' });
           }
         });
@@ -222,6 +246,7 @@ export function createBatchEventHandler(options: Omit<EventConsumerOptions, 'bus
         if (handled.size === 0) throw error;
         await run(handled);
       }
+      runAfterCommit(afterCommit, options.logger);
     }
     for (const p of prepared) if ('ignoredType' in p) metrics?.eventsHandled.inc({ group, type: p.ignoredType, outcome: 'ignored' });
     for (const { type, outcome } of outcomes) metrics?.eventsHandled.inc({ group, type, outcome });

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPlatform, eventually, type TestPlatform } from './testing/index';
 import { migrate } from './db/migrate';
 import { createOutboxRelay, event, writeOutbox } from './outbox';
-import { createEventHandler, subscribeEvents } from './consumer';
+import { createBatchEventHandler, createEventHandler, subscribeEvents, type HandlerContext } from './consumer';
+import { makeEnvelope } from '@emporium/contracts';
 import type { Db } from './db/types';
 
 describe('outbox, relay and inbox on the embedded database', () => {
@@ -162,6 +163,48 @@ describe('outbox, relay and inbox on the embedded database', () => {
     expect(await handle(message('order_placed', 'not json'))).toBe('ignored');
     await expect(handle(message('order_completed', 'not json'))).rejects.toThrow(/not JSON/);
   });
+  it('when a handler leaves a task for after the commit, then it runs once the effect is committed, and never for a failure or a duplicate, alone or in a run', async () => {
+    const seen: Array<{ orderId: string; committed: number }> = [];
+    const options = {
+      db: consumerDb,
+      group: 'after-commit',
+      source: 'after-commit',
+      logger: (await import('./logger')).createLogger('t', 'silent'),
+      handlers: {
+        order_completed: async (data: { orderId: string }, { tx, afterCommit }: HandlerContext) => {
+          await tx.query('INSERT INTO effects (order_id, times) VALUES ($1, 1) ON CONFLICT (order_id) DO UPDATE SET times = effects.times + 1', [data.orderId]);
+          afterCommit(async () => {
+            // Read outside the transaction: the effect is committed by now.
+            const { rows } = await consumerDb.query<{ times: number }>('SELECT times FROM effects WHERE order_id = $1', [data.orderId]);
+            seen.push({ orderId: data.orderId, committed: rows[0]?.times ?? 0 });
+          });
+          if (data.orderId.endsWith('-fails')) throw new Error('refused');
+        },
+      },
+    };
+    const handle = createEventHandler(options);
+    const handleRun = createBatchEventHandler(options);
+    const message = (orderId: string, offset: number) => ({
+      topic: 'order-events',
+      key: 'c-after',
+      value: JSON.stringify(makeEnvelope({ type: 'order_completed', source: 'test', key: 'c-after', data: { orderId, customerId: 'c-after', items: [] } })),
+      headers: { 'event-type': 'order_completed' },
+      partition: 0,
+      offset: String(offset),
+      attempt: 1,
+    });
+    const first = message('o-after-1', 1);
+    expect(await handle(first)).toBe('handled');
+    expect(await handle(first)).toBe('duplicate');
+    await expect(handle(message('o-after-fails', 2))).rejects.toThrow('refused');
+    // A run with an event handled before goes twice (ADR 0012, session 17): the first try's tasks are dropped.
+    await handleRun([message('o-after-2', 3), first, message('o-after-3', 4)]);
+    await expect(handleRun([message('o-after-4', 5), message('o-after-fails', 6)])).rejects.toThrow('refused');
+    await eventually(async () => seen.length >= 3, 5_000, 'the tasks of the committed events');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen.sort((a, b) => a.orderId.localeCompare(b.orderId))).toEqual(['o-after-1', 'o-after-2', 'o-after-3'].map((orderId) => ({ orderId, committed: 1 })));
+  });
+
   it('when the relay has deleted enough sent rows, then it vacuums the outbox, so its reads do not walk what was sent', async () => {
     const logger = (await import('./logger')).createLogger('t', 'silent');
     const relay = createOutboxRelay({ db: producerDb, bus: platform.bus, logger, pollIntervalMs: 20, vacuumAfterRows: 25, vacuumIntervalMs: 3_600_000 });

@@ -68,6 +68,6 @@ export async function createPaymentsService(deps: ServiceDeps, options: Payments
     app,
     migrationsDir: MIGRATIONS,
     background: [idempotency.cleanupTask(), every(options.authorizationExpiryIntervalMs ?? 60_000, deps.logger, 'expire-authorizations', expireDue), calls.task()],
-    handlers: paymentHandlers({ store, providerName: provider.name, newPaymentId: () => `pay_${randomBytes(12).toString('hex')}` }),
+    handlers: paymentHandlers({ store, providerName: provider.name, newPaymentId: () => `pay_${randomBytes(12).toString('hex')}`, callQueued: calls.queued }),
   });
 }

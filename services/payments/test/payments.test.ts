@@ -1,12 +1,14 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEnvelope, type EventData, type EventType } from '@emporium/contracts';
-import { createLogger, type Db, type Service } from '@emporium/platform';
+import { createEventHandler, createLogger, type Db, type Service } from '@emporium/platform';
 import { createTestPlatform, emittedEvents, eventually, type TestPlatform } from '@emporium/platform/testing';
 import { startCardProcessor, type CardProcessor } from '@emporium/sandbox-card-processor';
 import { createPaymentsService } from '../src/service';
 import { createStripeProvider } from '../src/providers/stripe';
 import type { PaymentProvider } from '../src/providers/provider';
+import { paymentHandlers } from '../src/events/handlers';
+import { createPaymentsStore } from '../src/store/payments.store';
 
 const YEAR = new Date().getUTCFullYear() + 3;
 
@@ -102,6 +104,40 @@ describe('payments over HTTP and events on the embedded database, with the sandb
     );
     if (voidPaymentId) await settled(voidPaymentId);
   };
+
+  it('when a payment is requested, then its processor call is handed to the worker once the event commits, and a redelivery hands over nothing', async () => {
+    const store = createPaymentsStore(db, 'payments');
+    const handedOver: Array<{ paymentId: string; committed: number }> = [];
+    let paymentId = '';
+    const handle = createEventHandler({
+      db,
+      group: 'payments-handover',
+      source: 'payments',
+      logger: createLogger('t', 'silent'),
+      handlers: paymentHandlers({
+        store,
+        providerName: 'stripe',
+        newPaymentId: () => (paymentId = `pay_handover_${++orderNumber}`),
+        callQueued: () =>
+          // The payment row, written with the call, is visible outside the transaction (the running service may already have made the call).
+          void db.query('SELECT 1 FROM payments WHERE id = $1', [paymentId]).then(({ rowCount }) => handedOver.push({ paymentId, committed: rowCount })),
+      }),
+    });
+    const orderId = `ord-handover-${orderNumber}`;
+    const envelope = makeEnvelope({
+      type: 'order_payment_requested',
+      source: 'test',
+      key: orderId,
+      data: { orderId, customerId: 'cust-1', amount: 100, currency: 'EUR', paymentMethod: 'credit_card' as const, paymentToken: 'tok_unknown' },
+    });
+    const message = { topic: 'order-events', key: orderId, value: JSON.stringify(envelope), headers: { 'event-type': envelope.type }, partition: 0, offset: '0', attempt: 1 };
+    expect(await handle(message)).toBe('handled');
+    expect(await handle(message)).toBe('duplicate');
+    await eventually(async () => handedOver.length > 0, 5_000, 'the hand-over');
+    await new Promise((r) => setTimeout(r, 50));
+    // Told after the commit, and once.
+    expect(handedOver).toEqual([{ paymentId, committed: 1 }]);
+  });
 
   describe('card data', () => {
     it('when a card tokenized at the processor pays, then payments stores and logs neither number, CVC nor token in the clear', async () => {

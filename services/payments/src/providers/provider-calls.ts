@@ -84,7 +84,11 @@ export interface ProviderCallsOptions {
   store: PaymentsStore;
   provider: PaymentProvider;
   logger: Logger;
-  /** How often calls waiting for a retry are looked for (NOTIFY wakes it sooner). Default 1 s. */
+  /**
+   * How often due calls are looked for: calls waiting for a retry, and any whose queuing instance
+   * stopped before making them. A newly queued call is made at once by the instance that queued it
+   * (`drain`, after its transaction commits). Default 1 s.
+   */
   pollIntervalMs?: number;
 }
 
@@ -135,6 +139,7 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
 
   let running: Promise<void> | undefined;
   let again = false;
+  let stopped = false;
   /** Runs every due call once; a wake-up during a run makes it run again right after. */
   const drain = (): Promise<void> => {
     if (running) {
@@ -156,19 +161,19 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
 
   return {
     drain,
-    /** For `defineService`'s background: starts listening and polling; resolves its stop function. */
+    /** A transaction that queued a call has committed: makes it now (unless the task has stopped). */
+    queued(): void {
+      if (!stopped) void drain();
+    },
+    /** For `defineService`'s background: starts polling; resolves its stop function. */
     task: () => () => {
-      let stopped = false;
+      stopped = false;
       const timer = setInterval(() => void drain(), pollIntervalMs);
       timer.unref();
-      const unlisten = store.onCallQueued(() => {
-        if (!stopped) void drain();
-      });
       void drain();
       return async () => {
         stopped = true;
         clearInterval(timer);
-        await (await unlisten.catch(() => undefined))?.();
         await running;
       };
     },

@@ -1,5 +1,5 @@
 import type { Payment as PaymentView, PaymentTransaction } from '@emporium/contracts';
-import { writeChain, type Db, type EventContext, type PendingEvent, type Sql } from '@emporium/platform';
+import { deferWrite, writeChain, type Db, type EventContext, type PendingEvent, type Sql } from '@emporium/platform';
 import type { Payment, PaymentOutcome } from '../domain/payment';
 
 interface PaymentRow {
@@ -128,8 +128,6 @@ export function createPaymentsStore(db: Db, source: string) {
     await chain.defer(tx);
   };
 
-  const callsChannel = `provider_calls_${db.schema}`;
-
   return {
     get: async (id: string) => view(db, await selectOne(db, 'id', id, false)),
 
@@ -162,13 +160,14 @@ export function createPaymentsStore(db: Db, source: string) {
       return rows.map((r) => r.id);
     },
 
-    /** Queues a processor call in the event's transaction; it is made once that commits. */
+    /** Queues a processor call in the event's transaction; it is made once that commits (see provider-calls.ts). */
     async queueCall(tx: Sql, call: Omit<ProviderCall, 'id' | 'attempts'>): Promise<void> {
-      const chain = writeChain();
-      chain.write(
-        ($) => `INSERT INTO provider_calls (payment_id, kind, request, correlation_id) VALUES (${$(call.paymentId)}, ${$(call.kind)}, ${$(JSON.stringify(call.request))}::jsonb, ${$(call.correlationId)})`,
-      );
-      await chain.defer(tx, ($) => `SELECT pg_notify(${$(callsChannel)}, ${$(call.paymentId)})`);
+      await deferWrite(tx, 'INSERT INTO provider_calls (payment_id, kind, request, correlation_id) VALUES ($1, $2, $3::jsonb, $4)', [
+        call.paymentId,
+        call.kind,
+        JSON.stringify(call.request),
+        call.correlationId,
+      ]);
     },
 
     /** Calls due now, the oldest of each payment only, so one payment's calls run in order; each with its payment. */
@@ -215,8 +214,6 @@ export function createPaymentsStore(db: Db, source: string) {
         return outcome;
       });
     },
-
-    onCallQueued: (wake: () => void) => db.listen(callsChannel, wake),
 
     /** Runs `change` on the locked payment and stores its outcome and events in one transaction. */
     async change(id: string, change: (payment: Payment) => PaymentOutcome): Promise<PaymentOutcome | undefined> {
