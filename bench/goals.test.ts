@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { goalRows, goalTable, halfOfPeakRate, type StepFigures } from './goals';
+import { goalRows, goalTable, halfOfPeakRate, halfOfPeakStep, type StepFigures } from './goals';
 
 const p = (p99: number) => ({ p50: p99 / 2, p95: p99 * 0.9, p99 });
 const step = (rate: number, completedPerSecond: number, acceptanceP99: number, confirmedP99: number, halfOfPeak = false): StepFigures => ({
@@ -14,6 +14,17 @@ describe('the benchmark goals', () => {
   it('checks the latency goals at half of the highest completed rate only once a step saturated', () => {
     expect(halfOfPeakRate([step(5, 5, 10, 100), step(20, 19.5, 20, 150)])).toBeUndefined();
     expect(halfOfPeakRate([step(5, 5, 10, 100), step(50, 22.4, 2800, 9000), step(100, 22.3, 9000, 18000)])).toBe(11);
+  });
+
+  it('when a listed rate is already half of the highest completed rate, then that step serves as the half-peak step and nothing more runs', () => {
+    const steps = [step(5, 5, 24, 84), step(20, 19.7, 121.8, 412), step(50, 35.6, 902, 5686), step(100, 40.6, 2203, 9640)];
+    expect(halfOfPeakStep(steps)).toBeUndefined();
+    expect(steps.map((s) => s.halfOfPeak)).toEqual([false, true, false, false]);
+    const rows = goalRows({ productListRps: 1, helloRps: 2, addToCart: p(5), steps });
+    expect(rows.find((r) => r.goal === "order acceptance p99, at 20/s offered, half of this run's highest completed rate")).toMatchObject({ result: '121.8 ms', met: false });
+    expect(rows.find((r) => r.goal === 'order acceptance p99, at 100/s offered')).toMatchObject({ result: '2203 ms' });
+    // Otherwise the rate is left to run.
+    expect(halfOfPeakStep([step(5, 5, 10, 100), step(50, 22.4, 2800, 9000)])).toBe(11);
   });
 
   it('reports each goal as met, not met or not measured, from the figures of one run', () => {

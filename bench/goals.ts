@@ -55,6 +55,18 @@ export function halfOfPeakRate(steps: readonly StepFigures[]): number | undefine
   return Math.max(1, Math.round(peak / 2));
 }
 
+/**
+ * Once a step has saturated: marks the step already run at half of the highest completed rate, if
+ * there is one, and resolves to undefined; otherwise to that rate, which the bench then runs last.
+ */
+export function halfOfPeakStep(steps: StepFigures[]): number | undefined {
+  const half = halfOfPeakRate(steps);
+  const listed = half === undefined ? undefined : steps.find((s) => s.rate === half);
+  if (!listed) return half;
+  listed.halfOfPeak = true;
+  return undefined;
+}
+
 export function goalRows(figures: ModeFigures): GoalRow[] {
   const rows: GoalRow[] = [];
   const best = figures.steps.reduce<StepFigures | undefined>((b, s) => (!b || s.completedPerSecond > b.completedPerSecond ? s : b), undefined);
