@@ -19,6 +19,8 @@ describe('payments over HTTP and events on the embedded database, with the sandb
   let db: Db;
   const logLines: string[] = [];
   const authorizeCalls: string[] = [];
+  /** Authorizations paying with these tokens wait at the processor until the promise resolves. */
+  const heldTokens = new Map<string, Promise<void>>();
   let orderNumber = 0;
   let shiftMs = 0;
   const startProcessor = (port = 0) =>
@@ -31,8 +33,9 @@ describe('payments over HTTP and events on the embedded database, with the sandb
     const stripe = createStripeProvider({ url: processor.url, secretKey: processor.secretKey, maxNetworkRetries: 0, timeoutMs: 2000 });
     const provider: PaymentProvider = {
       ...stripe,
-      authorize: (request) => {
+      authorize: async (request) => {
         authorizeCalls.push(request.paymentId);
+        await heldTokens.get(request.token);
         return stripe.authorize(request);
       },
     };
@@ -206,6 +209,39 @@ describe('payments over HTTP and events on the embedded database, with the sandb
       expect((await db.query('SELECT id FROM payments WHERE order_id = $1', [orderId])).rows).toEqual([{ id: payment.id }]);
       expect((await db.query("SELECT 1 FROM payment_transactions WHERE payment_id = $1 AND kind = 'authorize'", [payment.id])).rowCount).toBe(1);
       expect((await outbox(orderId)).map((e) => e.type)).toEqual(['payment_authorized']);
+    });
+  });
+
+  describe('making processor calls', () => {
+    it('when the authorization of one payment is slow at the processor, then another payment is authorized meanwhile, and the slow one is called once', async () => {
+      const slowToken = await tokenize('4242424242424242');
+      let answer!: () => void;
+      heldTokens.set(slowToken, new Promise<void>((resolve) => (answer = resolve)));
+      const slowOrder = `ord-slow-${++orderNumber}`;
+      const slowEvent = await publishOrderEvent('order_payment_requested', slowOrder, {
+        orderId: slowOrder,
+        customerId: 'cust-1',
+        amount: 700,
+        currency: 'EUR',
+        paymentMethod: 'credit_card' as const,
+        paymentToken: slowToken,
+      });
+      await handled(slowEvent.id);
+      const slowId = (await payments.app.inject(`/api/payments?orderId=${slowOrder}`)).json<{ id: string }>().id;
+      await eventually(async () => authorizeCalls.includes(slowId), 5_000, 'the slow authorization under way');
+
+      // Made while the slow call is still with the processor (requestPayment waits for it to be recorded).
+      const { payment: fast } = await requestPayment(await tokenize('4242424242424242'));
+      expect(fast.status).toBe('authorized');
+      // Several polls (every 100 ms) pass while the slow call is under way: none makes it again.
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      expect((await payments.app.inject(`/api/payments/${slowId}`)).json()).toMatchObject({ status: 'authorizing' });
+
+      answer();
+      await settled(slowId);
+      heldTokens.delete(slowToken);
+      expect((await payments.app.inject(`/api/payments/${slowId}`)).json()).toMatchObject({ status: 'authorized' });
+      expect(authorizeCalls.filter((id) => id === slowId)).toHaveLength(1);
     });
   });
 

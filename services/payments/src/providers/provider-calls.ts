@@ -93,19 +93,12 @@ export interface ProviderCallsOptions {
 }
 
 /**
- * Calls of different payments go to the processor side by side: made one at a time, every
- * payment's call waited for the round trips (processor and database) of all the calls before it.
- * A payment's own calls stay in order (dueCalls gives only the oldest of each payment).
+ * Calls of different payments go to the processor side by side, up to this many at once: made one
+ * at a time, every payment's call waited for the round trips (processor and database) of all the
+ * calls before it. A payment's own calls stay in order (dueCalls gives only the oldest of each
+ * payment, and a call stays listed until it is done).
  */
 const CALLS_AT_ONCE = 8;
-
-async function eachAtOnce<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 const backoffMs = (attempts: number) => Math.min(500 * 2 ** Math.min(attempts, 10), 60_000);
 
@@ -117,9 +110,10 @@ const backoffMs = (attempts: number) => Math.min(500 * 2 ** Math.min(attempts, 1
 export function createProviderCalls({ store, provider, logger, pollIntervalMs = 1000 }: ProviderCallsOptions) {
   const log = logger.child({ component: 'provider-calls' });
 
-  const runOne = async (call: DueCall): Promise<void> => {
+  /** Makes one call and records its answer; true when it is due again at once (a stale answer). */
+  const runOne = async (call: DueCall): Promise<boolean> => {
     const snapshot = call.payment;
-    if (!snapshot) return;
+    if (!snapshot) return false;
     const useCase = (payment: Payment, p: PaymentProvider) => USE_CASES[call.kind](payment, call.request, p, new Date());
     let outcome: PaymentOutcome | undefined;
     try {
@@ -128,53 +122,104 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
       const stale = error instanceof StaleProviderCall;
       await store.postponeCall(call.id, stale ? 0 : backoffMs(call.attempts), stale ? call.attempts : call.attempts + 1, String(error));
       if (!stale) log.warn({ err: error, paymentId: call.paymentId, kind: call.kind, attempts: call.attempts + 1 }, 'card processor call failed; will retry');
-      return;
+      return stale;
     }
-    if (!outcome) return;
+    if (!outcome) return false;
     const context = { paymentId: call.paymentId, orderId: outcome.payment.orderId, kind: call.kind, correlationId: call.correlationId };
     if (call.kind === 'authorize') log.info({ ...context, status: outcome.payment.status, code: outcome.payment.declineCode }, 'payment authorization answered');
     else if (outcome.failure && call.kind === 'capture') log.warn({ ...context, ...outcome.failure }, 'capture failed');
     else if (outcome.failure) log.error({ ...context, ...outcome.failure }, 'provider refused to release the payment; needs staff attention');
+    return false;
   };
 
-  let running: Promise<void> | undefined;
-  let again = false;
+  /** Calls being made, by id: a look that lists one of them again leaves it alone. */
+  const inFlight = new Map<number, Promise<void>>();
+  /** Ids of calls that ended (done or postponed) while the current look ran: its answer may predate that. */
+  let endedDuringLook: Set<number> | undefined;
+  let looking: Promise<void> | undefined;
+  let lookAgain = false;
+  /** A look found more due calls than it could start: look again as soon as one ends. */
+  let leftOver = false;
   let stopped = false;
-  /** Runs every due call once; a wake-up during a run makes it run again right after. */
-  const drain = (): Promise<void> => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        await eachAtOnce(await store.dueCalls(new Date()), CALLS_AT_ONCE, runOne);
-      } while (again);
-    })()
-      .catch((error: unknown) => log.warn({ err: error }, 'provider calls run failed'))
-      .finally(() => {
-        running = undefined;
+
+  const start = (call: DueCall): void => {
+    const made = runOne(call)
+      .catch((error: unknown) => {
+        log.warn({ err: error, paymentId: call.paymentId, kind: call.kind }, 'provider call could not be made or postponed; the next look finds it');
+        return false;
+      })
+      .then((dueAgain) => {
+        inFlight.delete(call.id);
+        endedDuringLook?.add(call.id);
+        if ((dueAgain || leftOver) && !stopped) void look();
       });
-    return running;
+    inFlight.set(call.id, made);
+  };
+
+  /**
+   * Looks for due calls and starts those not being made yet, without waiting for the calls already
+   * under way: a call queued while others are with the processor starts at once (up to
+   * CALLS_AT_ONCE), rather than after the slowest of them. One look at a time; a wake-up during a
+   * look makes it look again right after.
+   */
+  const look = (): Promise<void> => {
+    if (looking) {
+      lookAgain = true;
+      return looking;
+    }
+    looking = (async () => {
+      do {
+        lookAgain = false;
+        leftOver = false;
+        if (inFlight.size >= CALLS_AT_ONCE) {
+          leftOver = true;
+          return;
+        }
+        endedDuringLook = new Set();
+        const due = await store.dueCalls(new Date());
+        const ended = endedDuringLook;
+        endedDuringLook = undefined;
+        for (const call of due) {
+          if (stopped) return;
+          if (inFlight.has(call.id) || ended.has(call.id)) continue;
+          if (inFlight.size >= CALLS_AT_ONCE) {
+            leftOver = true;
+            break;
+          }
+          start(call);
+        }
+      } while (lookAgain);
+    })()
+      .catch((error: unknown) => log.warn({ err: error }, 'looking for due provider calls failed'))
+      .finally(() => {
+        endedDuringLook = undefined;
+        looking = undefined;
+      });
+    return looking;
+  };
+
+  /** Makes every due call, and resolves once none is being made or looked for. */
+  const drain = async (): Promise<void> => {
+    await look();
+    while (looking || inFlight.size > 0) await Promise.all([looking, ...inFlight.values()]);
   };
 
   return {
     drain,
     /** A transaction that queued a call has committed: makes it now (unless the task has stopped). */
     queued(): void {
-      if (!stopped) void drain();
+      if (!stopped) void look();
     },
     /** For `defineService`'s background: starts polling; resolves its stop function. */
     task: () => () => {
       stopped = false;
-      const timer = setInterval(() => void drain(), pollIntervalMs);
+      const timer = setInterval(() => void look(), pollIntervalMs);
       timer.unref();
-      void drain();
+      void look();
       return async () => {
         stopped = true;
         clearInterval(timer);
-        await running;
+        while (looking || inFlight.size > 0) await Promise.all([looking, ...inFlight.values()]);
       };
     },
   };
