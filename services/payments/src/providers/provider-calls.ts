@@ -198,14 +198,12 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
     return looking;
   };
 
-  /** Makes every due call, and resolves once none is being made or looked for. */
-  const drain = async (): Promise<void> => {
-    await look();
+  /** Resolves once no call is being made or looked for. */
+  const settled = async (): Promise<void> => {
     while (looking || inFlight.size > 0) await Promise.all([looking, ...inFlight.values()]);
   };
 
   return {
-    drain,
     /** A transaction that queued a call has committed: makes it now (unless the task has stopped). */
     queued(): void {
       if (!stopped) void look();
@@ -219,7 +217,7 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
       return async () => {
         stopped = true;
         clearInterval(timer);
-        while (looking || inFlight.size > 0) await Promise.all([looking, ...inFlight.values()]);
+        await settled();
       };
     },
   };
