@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Logger } from '@emporium/platform';
+import type { Logger, Sql } from '@emporium/platform';
 import { brandOf, isExpired, isLuhnValid, outcomeOfCard, TEST_TOKENS, type Outcome } from './cards';
 import { cardError, invalidParam, invalidRequest, missingParam, noSuch, StripeFailure, unauthorized, type StripeErrorBody } from './errors';
 import { FormError, paramNames, parseForm, type FormObject } from './form';
@@ -172,61 +172,66 @@ export async function buildCardProcessorApp(options: CardProcessorAppOptions): P
     throw unauthorized(`Invalid API Key provided: ${key.slice(0, 8)}${'*'.repeat(Math.max(0, key.length - 12))}${key.slice(-4)}`);
   };
 
-  /** Answers a replay of an Idempotency-Key from what was stored; saves the first answer otherwise. */
-  const idempotent = async (request: FastifyRequest, form: FormObject, work: () => Promise<Answer>): Promise<Answer & { replayed?: boolean }> => {
+  /**
+   * Runs a POST's work in one transaction with its Idempotency-Key: a replay answers what was stored;
+   * the first request's answer is stored with its work, in the same commit. Like Stripe, bad parameters
+   * and server errors are not remembered: their transaction rolls back, key and all, and a retry runs
+   * again. A remembered error (a decline) commits what its work wrote (the declined intent).
+   */
+  const idempotent = (request: FastifyRequest, form: FormObject, work: (tx: Sql) => Promise<Answer>): Promise<Answer & { replayed?: boolean }> => {
     const key = request.headers['idempotency-key'];
-    if (typeof key !== 'string' || key === '') return work();
-    if (key.length > 255) throw invalidRequest('idempotency_key_in_use', 'Idempotency keys can be at most 255 characters long.');
-    const hash = createHash('sha256').update(JSON.stringify([request.method, request.routeOptions.url, request.params, form])).digest('hex');
-    const claim = await store.claimKey(key, hash);
-    if (claim !== 'claimed') {
-      if (claim.request_hash !== hash) {
-        throw new StripeFailure(400, {
-          type: 'idempotency_error',
-          message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
-        });
+    const keyed = typeof key === 'string' && key !== '';
+    if (keyed && key.length > 255) throw invalidRequest('idempotency_key_in_use', 'Idempotency keys can be at most 255 characters long.');
+    const hash = keyed ? createHash('sha256').update(JSON.stringify([request.method, request.routeOptions.url, request.params, form])).digest('hex') : '';
+    return store.db.transaction(async (tx) => {
+      if (keyed) {
+        const claim = await store.claimKey(tx, key, hash);
+        if (claim === 'busy') {
+          throw new StripeFailure(409, {
+            type: 'idempotency_error',
+            code: 'idempotency_key_in_use',
+            message: 'There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through). Please try again later.',
+          });
+        }
+        if (claim !== 'claimed') {
+          if (claim.request_hash !== hash) {
+            throw new StripeFailure(400, {
+              type: 'idempotency_error',
+              message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
+            });
+          }
+          return { status: claim.status, body: claim.body, replayed: true };
+        }
       }
-      if (claim.status === null) {
-        throw new StripeFailure(409, {
-          type: 'idempotency_error',
-          code: 'idempotency_key_in_use',
-          message: 'There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through). Please try again later.',
-        });
+      let answer: Answer;
+      try {
+        answer = await work(tx);
+      } catch (error) {
+        if (!(error instanceof StripeFailure) || error.status >= 500 || error.body.code?.startsWith('parameter_')) throw error;
+        answer = { status: error.status, body: { error: error.body } };
       }
-      return { status: claim.status, body: claim.body, replayed: true };
-    }
-    let answer: Answer;
-    try {
-      answer = await work();
-    } catch (error) {
-      // Like Stripe: bad parameters and server errors are not remembered; a retry runs again.
-      if (!(error instanceof StripeFailure) || error.status >= 500 || error.body.code?.startsWith('parameter_')) {
-        await store.releaseKey(key);
-        throw error;
-      }
-      answer = { status: error.status, body: { error: error.body } };
-    }
-    await store.recordKey(key, answer.status, answer.body);
-    return answer;
+      if (keyed) await store.recordKey(tx, key, answer.status, answer.body);
+      return answer;
+    });
   };
 
-  const post = (url: string, access: Access, work: (form: FormObject, params: Record<string, string>) => Promise<Answer>) =>
+  const post = (url: string, access: Access, work: (form: FormObject, params: Record<string, string>, tx: Sql) => Promise<Answer>) =>
     app.post(url, async (request: FastifyRequest, reply: FastifyReply) => {
       const form = (request.body ?? {}) as FormObject;
       authenticate(request, form, access);
-      const answer = await idempotent(request, form, () => work(form, request.params as Record<string, string>));
+      const answer = await idempotent(request, form, (tx) => work(form, request.params as Record<string, string>, tx));
       if (answer.replayed) reply.header('idempotent-replayed', 'true');
       reply.header('idempotency-key', request.headers['idempotency-key']);
       return reply.code(answer.status).send(answer.body);
     });
 
   /** An authorization not captured within its lifetime lapses, like a processor's after about 7 days. */
-  const lapsed = async (sql: Parameters<ProcessorStore['intent']>[0], pi: IntentRow): Promise<IntentRow> => {
+  const lapsed = async (sql: Sql, pi: IntentRow): Promise<IntentRow> => {
     if (pi.status !== 'requires_capture' || clock().getTime() - pi.created_at.getTime() < options.authorizationLifetimeMs) return pi;
-    return store.updateIntent(sql, pi.id, { status: 'canceled', cancellation_reason: 'automatic', canceled_at: clock(), amount_capturable: 0 });
+    return store.updateIntent(sql, pi, { status: 'canceled', cancellation_reason: 'automatic', canceled_at: clock(), amount_capturable: 0 });
   };
 
-  const findIntent = async (sql: Parameters<ProcessorStore['intent']>[0], id: string, lock: boolean) => {
+  const findIntent = async (sql: Sql, id: string, lock: boolean) => {
     const pi = await store.intent(sql, id, lock);
     if (!pi) throw noSuch('payment_intent', id, 'intent');
     return lapsed(sql, pi);
@@ -243,7 +248,7 @@ export async function buildCardProcessorApp(options: CardProcessorAppOptions): P
 
   app.options('/v1/tokens', async (_request, reply) => reply.code(204).send());
 
-  post('/v1/tokens', 'publishable', async (form) => {
+  post('/v1/tokens', 'publishable', async (form, _params, tx) => {
     const { key: _key, ...params } = form;
     onlyParams(params, ['card[number]', 'card[exp_month]', 'card[exp_year]', 'card[cvc]', 'card[name]']);
     const card = params.card;
@@ -268,13 +273,14 @@ export async function buildCardProcessorApp(options: CardProcessorAppOptions): P
     if (cvc !== undefined && !/^\d{3,4}$/.test(cvc)) throw cardError('invalid_cvc', "Your card's security code is invalid.", { param: 'cvc' });
     // From here on the number survives only as brand and last 4; the CVC not at all.
     const token = await store.insertToken(
+      tx,
       { id: newId('tok'), card_id: newId('card'), brand: brandOf(number), last4: number.slice(-4), exp_month: month, exp_year: year, outcome: outcomeOfCard(number) },
       now,
     );
     return { status: 200, body: tokenObject(token) };
   });
 
-  post('/v1/payment_intents', 'secret', async (form) => {
+  post('/v1/payment_intents', 'secret', async (form, _params, tx) => {
     onlyParams(form, ['amount', 'currency', 'capture_method', 'confirm', 'description', 'payment_method_data[type]', 'payment_method_data[card][token]', 'metadata[']);
     const amountParam = str(form, 'amount');
     if (amountParam === undefined) throw missingParam('amount');
@@ -297,7 +303,7 @@ export async function buildCardProcessorApp(options: CardProcessorAppOptions): P
     const now = clock();
     let outcome: Outcome | undefined = TEST_TOKENS[tokenId];
     if (!outcome) {
-      const token = await store.token(tokenId);
+      const token = await store.token(tx, tokenId);
       if (!token) throw invalidRequest('resource_missing', `No such token: '${tokenId}'`, 'payment_method_data[card][token]');
       outcome = isExpired(token.exp_month, token.exp_year, now) ? 'expired_card' : token.outcome;
     }
@@ -305,7 +311,7 @@ export async function buildCardProcessorApp(options: CardProcessorAppOptions): P
     const base = { id, amount, currency, capture_method: captureMethod, outcome, payment_method: newId('pm'), client_secret: `${id}_secret_${newId('s').slice(2)}`, metadata, created_at: now } as const;
     if (outcome === 'success' || outcome === 'capture_fails') {
       const manual = captureMethod === 'manual';
-      const pi = await store.insertIntent({
+      const pi = await store.insertIntent(tx, {
         ...base,
         status: manual ? 'requires_capture' : 'succeeded',
         amount_capturable: manual ? amount : 0,
@@ -318,7 +324,7 @@ export async function buildCardProcessorApp(options: CardProcessorAppOptions): P
     const decline = DECLINES[outcome];
     const charge = newId('ch');
     const error: StripeErrorBody = { type: 'card_error', ...decline, charge, doc_url: `https://stripe.com/docs/error-codes/${decline.code.replace(/_/g, '-')}` };
-    const pi = await store.insertIntent({ ...base, status: 'requires_payment_method', amount_capturable: 0, amount_received: 0, latest_charge: charge, last_payment_error: error });
+    const pi = await store.insertIntent(tx, { ...base, status: 'requires_payment_method', amount_capturable: 0, amount_received: 0, latest_charge: charge, last_payment_error: error });
     throw new StripeFailure(402, { ...error, payment_intent: intentObject(pi) });
   });
 
@@ -327,67 +333,61 @@ export async function buildCardProcessorApp(options: CardProcessorAppOptions): P
     return intentObject(await findIntent(store.db, (request.params as { id: string }).id, false));
   });
 
-  post('/v1/payment_intents/:id/capture', 'secret', async (form, { id }) => {
+  post('/v1/payment_intents/:id/capture', 'secret', async (form, { id }, tx) => {
     onlyParams(form, ['amount_to_capture', 'metadata[']);
     const requested = positiveInteger(str(form, 'amount_to_capture'), 'amount_to_capture');
-    return store.db.transaction(async (tx) => {
-      const pi = await findIntent(tx, id!, true);
-      if (pi.status !== 'requires_capture') throw unexpectedState(pi, 'captured');
-      const amount = requested ?? pi.amount_capturable;
-      if (amount > pi.amount_capturable) {
-        throw invalidRequest('amount_too_large', `The amount to capture (${amount}) is greater than the amount capturable (${pi.amount_capturable}).`, 'amount_to_capture');
-      }
-      if (pi.outcome === 'capture_fails') {
-        throw cardError('card_declined', 'The card issuer declined the capture.', { decline_code: 'capture_declined', charge: pi.latest_charge ?? undefined, payment_intent: intentObject(pi) });
-      }
-      const captured = await store.updateIntent(tx, pi.id, { status: 'succeeded', amount_received: amount, amount_capturable: 0 });
-      return { status: 200, body: intentObject(captured) };
-    });
+    const pi = await findIntent(tx, id!, true);
+    if (pi.status !== 'requires_capture') throw unexpectedState(pi, 'captured');
+    const amount = requested ?? pi.amount_capturable;
+    if (amount > pi.amount_capturable) {
+      throw invalidRequest('amount_too_large', `The amount to capture (${amount}) is greater than the amount capturable (${pi.amount_capturable}).`, 'amount_to_capture');
+    }
+    if (pi.outcome === 'capture_fails') {
+      throw cardError('card_declined', 'The card issuer declined the capture.', { decline_code: 'capture_declined', charge: pi.latest_charge ?? undefined, payment_intent: intentObject(pi) });
+    }
+    const captured = await store.updateIntent(tx, pi, { status: 'succeeded', amount_received: amount, amount_capturable: 0 });
+    return { status: 200, body: intentObject(captured) };
   });
 
-  post('/v1/payment_intents/:id/cancel', 'secret', async (form, { id }) => {
+  post('/v1/payment_intents/:id/cancel', 'secret', async (form, { id }, tx) => {
     onlyParams(form, ['cancellation_reason']);
     const reason = str(form, 'cancellation_reason') ?? null;
     if (reason !== null && !CANCELLATION_REASONS.includes(reason)) {
       throw invalidParam('cancellation_reason', `Invalid cancellation_reason: must be one of ${CANCELLATION_REASONS.join(', ')}`, 'parameter_invalid_string');
     }
-    return store.db.transaction(async (tx) => {
-      const pi = await findIntent(tx, id!, true);
-      if (!CANCELABLE.includes(pi.status)) {
-        throw invalidRequest(
-          'payment_intent_unexpected_state',
-          `You cannot cancel this PaymentIntent because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing.`,
-          undefined,
-          { payment_intent: intentObject(pi) },
-        );
-      }
-      const canceled = await store.updateIntent(tx, pi.id, { status: 'canceled', cancellation_reason: reason, canceled_at: clock(), amount_capturable: 0 });
-      return { status: 200, body: intentObject(canceled) };
-    });
+    const pi = await findIntent(tx, id!, true);
+    if (!CANCELABLE.includes(pi.status)) {
+      throw invalidRequest(
+        'payment_intent_unexpected_state',
+        `You cannot cancel this PaymentIntent because it has a status of ${pi.status}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing.`,
+        undefined,
+        { payment_intent: intentObject(pi) },
+      );
+    }
+    const canceled = await store.updateIntent(tx, pi, { status: 'canceled', cancellation_reason: reason, canceled_at: clock(), amount_capturable: 0 });
+    return { status: 200, body: intentObject(canceled) };
   });
 
-  post('/v1/refunds', 'secret', async (form) => {
+  post('/v1/refunds', 'secret', async (form, _params, tx) => {
     onlyParams(form, ['payment_intent', 'amount', 'reason', 'metadata[']);
     const intentId = str(form, 'payment_intent');
     if (!intentId) throw missingParam('payment_intent');
     const requested = positiveInteger(str(form, 'amount'), 'amount');
     const reason = str(form, 'reason') ?? null;
-    return store.db.transaction(async (tx) => {
-      const pi = await store.intent(tx, intentId, true);
-      if (!pi) throw invalidRequest('resource_missing', `No such payment_intent: '${intentId}'`, 'payment_intent');
-      if (pi.status !== 'succeeded' || !pi.latest_charge) {
-        throw invalidRequest('payment_intent_unexpected_state', `This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, 'payment_intent');
-      }
-      const refundable = pi.amount_received - pi.amount_refunded;
-      if (refundable === 0) throw invalidRequest('charge_already_refunded', `Charge ${pi.latest_charge} has already been refunded.`);
-      const amount = requested ?? refundable;
-      if (amount > refundable) {
-        throw invalidRequest('amount_too_large', `Refund amount (${amount}) is greater than unrefunded amount on charge (${refundable})`, 'amount');
-      }
-      await store.updateIntent(tx, pi.id, { amount_refunded: pi.amount_refunded + amount });
-      const refund = await store.insertRefund(tx, { id: newId('re'), payment_intent: pi.id, charge: pi.latest_charge, amount, currency: pi.currency, reason, created_at: clock() });
-      return { status: 200, body: refundObject(refund) };
-    });
+    const pi = await store.intent(tx, intentId, true);
+    if (!pi) throw invalidRequest('resource_missing', `No such payment_intent: '${intentId}'`, 'payment_intent');
+    if (pi.status !== 'succeeded' || !pi.latest_charge) {
+      throw invalidRequest('payment_intent_unexpected_state', `This PaymentIntent (${pi.id}) does not have a successful charge to refund.`, 'payment_intent');
+    }
+    const refundable = pi.amount_received - pi.amount_refunded;
+    if (refundable === 0) throw invalidRequest('charge_already_refunded', `Charge ${pi.latest_charge} has already been refunded.`);
+    const amount = requested ?? refundable;
+    if (amount > refundable) {
+      throw invalidRequest('amount_too_large', `Refund amount (${amount}) is greater than unrefunded amount on charge (${refundable})`, 'amount');
+    }
+    await store.updateIntent(tx, pi, { amount_refunded: pi.amount_refunded + amount });
+    const refund = await store.insertRefund(tx, { id: newId('re'), payment_intent: pi.id, charge: pi.latest_charge, amount, currency: pi.currency, reason, created_at: clock() });
+    return { status: 200, body: refundObject(refund) };
   });
 
   return app;

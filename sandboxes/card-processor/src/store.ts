@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Db, Sql } from '@emporium/platform';
+import { deferWrite, type Db, type Sql } from '@emporium/platform';
 import type { Outcome } from './cards';
 import type { StripeErrorBody } from './errors';
 
@@ -56,22 +56,24 @@ const INTENT_COLUMNS =
 export function createProcessorStore(db: Db) {
   return {
     db,
-    async insertToken(token: Omit<TokenRow, 'created_at'>, now: Date): Promise<TokenRow> {
-      const { rows } = await db.query<TokenRow>(
-        'INSERT INTO tokens (id, card_id, brand, last4, exp_month, exp_year, outcome, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *',
-        [token.id, token.card_id, token.brand, token.last4, token.exp_month, token.exp_year, token.outcome, now],
-      );
-      return rows[0]!;
+    // Writes go through `deferWrite`: they travel with the transaction's next statement or its COMMIT,
+    // and the row they return is the one written (every column is given here).
+    async insertToken(sql: Sql, token: Omit<TokenRow, 'created_at'>, now: Date): Promise<TokenRow> {
+      await deferWrite(sql, 'INSERT INTO tokens (id, card_id, brand, last4, exp_month, exp_year, outcome, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+        token.id, token.card_id, token.brand, token.last4, token.exp_month, token.exp_year, token.outcome, now,
+      ]);
+      return { ...token, created_at: now };
     },
 
-    async token(id: string): Promise<TokenRow | undefined> {
-      return (await db.query<TokenRow>('SELECT * FROM tokens WHERE id = $1', [id])).rows[0];
+    async token(sql: Sql, id: string): Promise<TokenRow | undefined> {
+      return (await sql.query<TokenRow>('SELECT * FROM tokens WHERE id = $1', [id])).rows[0];
     },
 
-    async insertIntent(intent: Omit<IntentRow, 'amount_refunded' | 'cancellation_reason' | 'canceled_at'>): Promise<IntentRow> {
-      const { rows } = await db.query<IntentRow>(
+    async insertIntent(sql: Sql, intent: Omit<IntentRow, 'amount_refunded' | 'cancellation_reason' | 'canceled_at'>): Promise<IntentRow> {
+      await deferWrite(
+        sql,
         `INSERT INTO payment_intents (id, amount, currency, capture_method, status, amount_capturable, amount_received, outcome, payment_method, latest_charge, client_secret, metadata, last_payment_error, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14) RETURNING ${INTENT_COLUMNS}`,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14)`,
         [
           intent.id,
           intent.amount,
@@ -89,49 +91,53 @@ export function createProcessorStore(db: Db) {
           intent.created_at,
         ],
       );
-      return rows[0]!;
+      return { ...intent, amount_refunded: 0, cancellation_reason: null, canceled_at: null };
     },
 
     async intent(sql: Sql, id: string, lock = false): Promise<IntentRow | undefined> {
       return (await sql.query<IntentRow>(`SELECT ${INTENT_COLUMNS} FROM payment_intents WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id])).rows[0];
     },
 
-    async updateIntent(sql: Sql, id: string, changes: Partial<Pick<IntentRow, 'status' | 'amount_capturable' | 'amount_received' | 'amount_refunded' | 'cancellation_reason' | 'canceled_at'>>): Promise<IntentRow> {
+    /** Changes an intent read (and locked) in the same transaction; answers it as changed. */
+    async updateIntent(sql: Sql, pi: IntentRow, changes: Partial<Pick<IntentRow, 'status' | 'amount_capturable' | 'amount_received' | 'amount_refunded' | 'cancellation_reason' | 'canceled_at'>>): Promise<IntentRow> {
       const keys = Object.keys(changes) as Array<keyof typeof changes>;
-      const { rows } = await sql.query<IntentRow>(
-        `UPDATE payment_intents SET ${keys.map((k, i) => `${k} = $${i + 2}`).join(', ')} WHERE id = $1 RETURNING ${INTENT_COLUMNS}`,
-        [id, ...keys.map((k) => changes[k])],
-      );
-      return rows[0]!;
+      await deferWrite(sql, `UPDATE payment_intents SET ${keys.map((k, i) => `${k} = $${i + 2}`).join(', ')} WHERE id = $1`, [pi.id, ...keys.map((k) => changes[k])]);
+      return { ...pi, ...changes };
     },
 
     async insertRefund(sql: Sql, refund: RefundRow): Promise<RefundRow> {
-      const { rows } = await sql.query<RefundRow>(
-        'INSERT INTO refunds (id, payment_intent, charge, amount, currency, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *',
-        [refund.id, refund.payment_intent, refund.charge, refund.amount, refund.currency, refund.reason, refund.created_at],
-      );
-      return rows[0]!;
+      await deferWrite(sql, 'INSERT INTO refunds (id, payment_intent, charge, amount, currency, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+        refund.id, refund.payment_intent, refund.charge, refund.amount, refund.currency, refund.reason, refund.created_at,
+      ]);
+      return refund;
     },
 
-    /** Claims an Idempotency-Key; a claim left by a crashed request is taken over after 30 s. */
-    async claimKey(key: string, requestHash: string): Promise<'claimed' | { request_hash: string; status: number | null; body: unknown }> {
-      const claimed = await db.query('INSERT INTO idempotency_keys (key, request_hash) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, requestHash]);
-      if (claimed.rowCount > 0) return 'claimed';
-      const stale = await db.query(
-        "UPDATE idempotency_keys SET created_at = now() WHERE key = $1 AND request_hash = $2 AND status IS NULL AND created_at < now() - interval '30 seconds'",
+    /**
+     * Claims an Idempotency-Key inside the transaction that does the request's work, so the key and
+     * the work commit (or vanish) together. A transaction-level advisory lock on the key tells a
+     * request still running elsewhere ('busy', which Stripe answers with 409) from one that finished
+     * (its stored answer). A row without an answer can only be a claim of a request that crashed
+     * under an older version (claims were committed before the work then): the lock proves nobody
+     * runs it, so it is taken over.
+     */
+    async claimKey(sql: Sql, key: string, requestHash: string): Promise<'claimed' | 'busy' | { request_hash: string; status: number; body: unknown }> {
+      const { rows } = await sql.query<{ free: boolean; claimed: boolean }>(
+        `WITH lock AS (SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS free),
+              claim AS (INSERT INTO idempotency_keys (key, request_hash) SELECT $1, $2 FROM lock WHERE free ON CONFLICT (key) DO NOTHING RETURNING 1)
+         SELECT (SELECT free FROM lock) AS free, EXISTS (SELECT 1 FROM claim) AS claimed`,
         [key, requestHash],
       );
-      if (stale.rowCount > 0) return 'claimed';
-      const row = (await db.query<{ request_hash: string; status: number | null; body: unknown }>('SELECT request_hash, status, body FROM idempotency_keys WHERE key = $1', [key])).rows[0];
-      return row ?? { request_hash: requestHash, status: null, body: null };
+      if (!rows[0]!.free) return 'busy';
+      if (rows[0]!.claimed) return 'claimed';
+      const row = (await sql.query<{ request_hash: string; status: number | null; body: unknown }>('SELECT request_hash, status, body FROM idempotency_keys WHERE key = $1', [key])).rows[0]!;
+      if (row.status !== null) return { request_hash: row.request_hash, status: row.status, body: row.body };
+      await sql.query('UPDATE idempotency_keys SET request_hash = $2, created_at = now() WHERE key = $1', [key, requestHash]);
+      return 'claimed';
     },
 
-    async recordKey(key: string, status: number, body: unknown): Promise<void> {
-      await db.query('UPDATE idempotency_keys SET status = $2, body = $3::jsonb WHERE key = $1', [key, status, JSON.stringify(body)]);
-    },
-
-    async releaseKey(key: string): Promise<void> {
-      await db.query('DELETE FROM idempotency_keys WHERE key = $1 AND status IS NULL', [key]);
+    /** Stores the answer to a claimed key; it commits with the request's work. */
+    async recordKey(sql: Sql, key: string, status: number, body: unknown): Promise<void> {
+      await deferWrite(sql, 'UPDATE idempotency_keys SET status = $2, body = $3::jsonb WHERE key = $1', [key, status, JSON.stringify(body)]);
     },
 
     /** Stripe keeps keys for at least 24 hours. */

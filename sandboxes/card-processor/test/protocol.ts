@@ -178,6 +178,37 @@ export function describeCardProcessor(engine: string, open: () => Promise<{ db: 
         const declinedAgain = await failure(authorize('tok_declined', 1200, { idempotencyKey: declineKey }));
         expect((declinedAgain.payment_intent as { id: string }).id).toBe((declined.payment_intent as { id: string }).id);
       });
+
+      it('when eight requests send one Idempotency-Key at once, then one intent is created and each answer is it or 409 idempotency_key_in_use', async () => {
+        const key = `together-${Date.now()}`;
+        const answers = await Promise.allSettled(Array.from({ length: 8 }, () => authorize('tok_success', 6543, { idempotencyKey: key })));
+        const ids = new Set(answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value.id] : [])));
+        for (const a of answers) {
+          if (a.status === 'rejected') expect(a.reason).toMatchObject({ statusCode: 409, code: 'idempotency_key_in_use' });
+        }
+        expect(ids.size).toBe(1);
+        const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM payment_intents WHERE amount = 6543');
+        expect(rows[0]!.n).toBe(1);
+        const stored = await db.query<{ status: number }>('SELECT status FROM idempotency_keys WHERE key = $1', [key]);
+        expect(stored.rows).toEqual([{ status: 200 }]);
+      });
+
+      it('when a key was claimed by a request that is no longer running, then a retry with it runs at once instead of 409', async () => {
+        // What a request that crashed between its claim and its answer left behind when claims were
+        // committed ahead of the work. Now the claim commits with the work, or not at all.
+        const key = `orphaned-${Date.now()}`;
+        await db.query('INSERT INTO idempotency_keys (key, request_hash) VALUES ($1, $2)', [key, 'from-a-crashed-request']);
+        const pi = await authorize('tok_success', 6544, { idempotencyKey: key });
+        expect(pi).toMatchObject({ status: 'requires_capture', amount: 6544 });
+        expect((await authorize('tok_success', 6544, { idempotencyKey: key })).id).toBe(pi.id);
+      });
+
+      it('when a request fails on bad parameters, then its key is not kept and the same key with good parameters runs', async () => {
+        const key = `bad-then-good-${Date.now()}`;
+        expect(await failure(server.paymentIntents.create({ amount: 6545, currency: 'euro', confirm: true } as never, { idempotencyKey: key }))).toMatchObject({ statusCode: 400 });
+        const { rows } = await db.query('SELECT 1 FROM idempotency_keys WHERE key = $1', [key]);
+        expect(rows).toEqual([]);
+      });
     });
 
     describe('capture, cancel and refund', () => {
