@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { createHttpApp, createIdempotency, defineService, every, type Service, type ServiceDeps } from '@emporium/platform';
+import { createHttpApp, createIdempotency, defineService, every, type HandlerContext, type Service, type ServiceDeps } from '@emporium/platform';
 import { createCartClient } from './cart-client';
 import type { CartSnapshot } from './domain/place-order';
 import { createOrderChanges } from './http/order-changes';
@@ -58,6 +58,9 @@ export async function createOrdersService(deps: ServiceDeps, options: OrdersOpti
     idempotency,
   });
 
+  /** A saga reaction inside an event's transaction (react keeps its copy of the order once it commits). */
+  const inEvent = ({ tx, afterCommit, envelope }: HandlerContext) => ({ tx, afterCommit, correlationId: envelope.correlationId });
+
   const timeOutDue = async () => {
     for (const id of await store.dueForTimeout(new Date())) {
       const ended = await store.react(id, (order) => onStepTimedOut(order, new Date()));
@@ -78,48 +81,48 @@ export async function createOrdersService(deps: ServiceDeps, options: OrdersOpti
       product_created: (data, { tx, envelope }) => store.upsertProduct(tx, data, envelope.occurredAt),
       product_updated: (data, { tx, envelope }) => store.upsertProduct(tx, data, envelope.occurredAt),
       price_changed: (data, { tx, envelope }) => store.updatePrice(tx, data.productId, data.newAmount, envelope.occurredAt),
-      stock_reserved: async (data, { tx, envelope }) => {
-        await store.react(data.orderId, onStockReserved, { tx, correlationId: envelope.correlationId });
+      stock_reserved: async (data, context) => {
+        await store.react(data.orderId, onStockReserved, inEvent(context));
       },
-      stock_insufficient: async (data, { tx, envelope }) => {
-        const names = new Map([...(await store.products(data.shortages.map((s) => s.productId), tx))].map(([id, p]) => [id, p.name]));
-        await store.react(data.orderId, (order) => onStockInsufficient(order, data, names), { tx, correlationId: envelope.correlationId });
+      stock_insufficient: async (data, context) => {
+        const names = new Map([...(await store.products(data.shortages.map((s) => s.productId), context.tx))].map(([id, p]) => [id, p.name]));
+        await store.react(data.orderId, (order) => onStockInsufficient(order, data, names), inEvent(context));
       },
-      stock_released: async (data, { tx, envelope }) => {
+      stock_released: async (data, context) => {
         if (data.reason !== 'reservation_expired' && data.reason !== 'order_cancelled') return;
         await store.react(
           data.orderId,
           (order) => (isTerminal(order.status) ? onCompensated(order, 'stock', 'release_stock') : data.reason === 'reservation_expired' ? onReservationExpired(order) : { events: [] }),
-          { tx, correlationId: envelope.correlationId },
+          inEvent(context),
         );
       },
-      payment_authorized: async (data, { tx, envelope }) => {
-        await store.react(data.orderId, (order) => onPaymentAuthorized(order, data.paymentId), { tx, correlationId: envelope.correlationId });
+      payment_authorized: async (data, context) => {
+        await store.react(data.orderId, (order) => onPaymentAuthorized(order, data.paymentId), inEvent(context));
       },
-      payment_failed: async (data, { tx, envelope }) => {
-        await store.react(data.orderId, (order) => onPaymentFailed(order, data), { tx, correlationId: envelope.correlationId });
+      payment_failed: async (data, context) => {
+        await store.react(data.orderId, (order) => onPaymentFailed(order, data), inEvent(context));
       },
-      shipment_created: async (data, { tx, envelope }) => {
-        await store.react(data.orderId, (order) => onShipmentCreated(order, data), { tx, correlationId: envelope.correlationId });
+      shipment_created: async (data, context) => {
+        await store.react(data.orderId, (order) => onShipmentCreated(order, data), inEvent(context));
       },
-      payment_captured: async (data, { tx, envelope }) => {
-        await store.react(data.orderId, onPaymentCaptured, { tx, correlationId: envelope.correlationId });
+      payment_captured: async (data, context) => {
+        await store.react(data.orderId, onPaymentCaptured, inEvent(context));
       },
-      payment_capture_failed: async (data, { tx, envelope }) => {
-        await store.react(data.orderId, (order) => onCaptureFailed(order, data), { tx, correlationId: envelope.correlationId });
+      payment_capture_failed: async (data, context) => {
+        await store.react(data.orderId, (order) => onCaptureFailed(order, data), inEvent(context));
       },
-      payment_authorization_expired: async (data, { tx, envelope }) => {
-        await store.react(data.orderId, (order) => onAuthorizationExpired(order, data.paymentId), { tx, correlationId: envelope.correlationId });
+      payment_authorization_expired: async (data, context) => {
+        await store.react(data.orderId, (order) => onAuthorizationExpired(order, data.paymentId), inEvent(context));
       },
       // The facts that confirm each undo of an ended order; each moves its compensations on.
-      shipment_cancelled: async (data, { tx, envelope }) => {
-        await store.react(data.orderId, (order) => onCompensated(order, 'shipment', 'cancel_shipment'), { tx, correlationId: envelope.correlationId });
+      shipment_cancelled: async (data, context) => {
+        await store.react(data.orderId, (order) => onCompensated(order, 'shipment', 'cancel_shipment'), inEvent(context));
       },
-      payment_voided: async (data, { tx, envelope }) => {
-        await store.react(data.orderId, (order) => onCompensated(order, 'payment', 'void_payment'), { tx, correlationId: envelope.correlationId });
+      payment_voided: async (data, context) => {
+        await store.react(data.orderId, (order) => onCompensated(order, 'payment', 'void_payment'), inEvent(context));
       },
-      payment_refunded: async (data, { tx, envelope }) => {
-        await store.react(data.orderId, (order) => onCompensated(order, 'payment', 'refund_payment'), { tx, correlationId: envelope.correlationId });
+      payment_refunded: async (data, context) => {
+        await store.react(data.orderId, (order) => onCompensated(order, 'payment', 'refund_payment'), inEvent(context));
       },
     },
   });

@@ -1,6 +1,6 @@
 import type { EventData, OrderStatus, ShippingAddress } from '@emporium/contracts';
 import { writeChain, type Db, type PendingEvent, type Sql } from '@emporium/platform';
-import { assertTransition, deadlineFor, DEFAULT_STEP_TIMEOUTS, type Compensation, type HistoryEntry, type Order, type OrderLine, type StepTimeouts } from '../domain/order';
+import { assertTransition, deadlineFor, DEFAULT_STEP_TIMEOUTS, isTerminal, type Compensation, type HistoryEntry, type Order, type OrderLine, type StepTimeouts } from '../domain/order';
 import type { Reaction } from '../saga/checkout.saga';
 
 interface OrderRow {
@@ -28,6 +28,7 @@ interface OrderRow {
   cancellation_emitted: boolean;
   created_at: Date;
   updated_at: Date;
+  version: number;
 }
 
 /** A line and a compensation as the load query's json_agg gives them (timestamps as text). */
@@ -77,6 +78,15 @@ const toOrder = (r: OrderRow, items: OrderLine[], compensations: Compensation[] 
   updatedAt: r.updated_at,
 });
 
+/** An order as this instance last read or wrote it, with the version it had then. */
+interface Copy {
+  order: Order;
+  version: number;
+}
+
+/** How many orders in flight the saga keeps copies of (a copy is a few kB; a saga lasts seconds). */
+const MAX_COPIES = 10_000;
+
 /** The statuses the timeout sweep looks at. */
 const WAITING = ['placed', 'awaiting_payment', 'payment_pending', 'confirmed', 'fulfilling'];
 
@@ -116,8 +126,8 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
     return byOrder;
   };
 
-  /** The order with its lines and compensations, in one query (the saga loads an order per event). */
-  const load = async (tx: Sql, id: string, lock: boolean): Promise<Order | undefined> => {
+  /** The order with its lines, compensations and version, in one query. */
+  const load = async (tx: Sql, id: string, lock: boolean): Promise<Copy | undefined> => {
     const { rows } = await tx.query<OrderRow & { lines: JsonLine[]; compensations: JsonCompensation[] }>(
       `SELECT o.*,
          COALESCE((SELECT json_agg(json_build_object('productId', l.product_id, 'name', l.name, 'quantity', l.quantity, 'unitPrice', l.unit_price, 'lineTotal', l.line_total)
@@ -130,31 +140,58 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
     const row = rows[0];
     if (!row) return undefined;
     const compensations = row.compensations.map((c) => ({ ...c, requestedAt: toDate(c.requestedAt), confirmedAt: toDate(c.confirmedAt) }));
-    return toOrder(row, row.lines, compensations);
+    return { order: toOrder(row, row.lines, compensations), version: row.version };
+  };
+
+  /**
+   * The saga's copies of orders in flight (ADR 0012, session 19 amendment): each event of an order
+   * after its first is decided on the copy its last event left, not on a read of the row. The copy is
+   * written back only if the row still has the copy's version (`order_unchanged`, else SQLSTATE 40001
+   * and the event is handled again, from a read). A copy is taken out while an event uses it and put
+   * back once that event's transaction has committed, so a rollback leaves none behind; an ended order
+   * keeps none.
+   */
+  const copies = new Map<string, Copy>();
+  const takeCopy = (id: string): Copy | undefined => {
+    const copy = copies.get(id);
+    copies.delete(id);
+    return copy;
+  };
+  const keepCopy = (copy: Copy): void => {
+    const held = copies.get(copy.order.id);
+    if (held && held.version > copy.version) return;
+    copies.delete(copy.order.id);
+    if (isTerminal(copy.order.status)) return;
+    copies.set(copy.order.id, copy);
+    if (copies.size > MAX_COPIES) copies.delete(copies.keys().next().value!);
   };
 
   /**
    * Stores a reaction: compensations (rare) first, then status history, the order row, its events
    * and the live-page notification together in one statement (a saga event costs its load and this).
    */
-  const apply = async (tx: Sql, order: Order, reaction: Reaction, correlationId?: string): Promise<Order> => {
+  const apply = async (tx: Sql, { order, version }: Copy, reaction: Reaction, options: { correlationId?: string; copied: boolean }): Promise<Copy> => {
     const next: Order = { ...order, ...reaction.patch };
     const chain = writeChain();
+    const now = new Date();
     if (reaction.to) {
       assertTransition(order.status, reaction.to);
-      const now = new Date();
       next.status = reaction.to;
       next.statusReason = reaction.reason ?? null;
       next.failureCode = reaction.failureCode ?? null;
       next.stepDeadline = deadlineFor(reaction.to, now, order.reserveUntil, timeouts);
       chain.write(($) => `INSERT INTO order_status_history (order_id, status, reason, at) VALUES (${$(order.id)}, ${$(reaction.to)}, ${$(reaction.reason ?? null)}, ${$(now)})`);
     }
-    if (reaction.to || reaction.patch) {
-      chain.write(
+    const changed = Boolean(reaction.to || reaction.patch || reaction.compensations);
+    let updated: string | undefined;
+    if (changed) {
+      next.updatedAt = now;
+      updated = chain.write(
         ($) => `UPDATE orders SET status = ${$(next.status)}, status_reason = ${$(next.statusReason)}, failure_code = ${$(next.failureCode)},
            payment_token = ${$(next.paymentToken)}, payment_id = ${$(next.paymentId)}, shipment_id = ${$(next.shipmentId)}, carrier = ${$(next.carrier)},
            tracking_number = ${$(next.trackingNumber)}, stock_reserved = ${$(next.stockReserved)}, step_deadline = ${$(next.stepDeadline)},
-           cancellation_emitted = ${$(next.cancellationEmitted)}, updated_at = now() WHERE id = ${$(next.id)}`,
+           cancellation_emitted = ${$(next.cancellationEmitted)}, updated_at = ${$(now)}, version = version + 1
+           WHERE id = ${$(next.id)} AND version = ${$(version)} RETURNING 1`,
       );
     }
     if (reaction.compensations) {
@@ -166,10 +203,13 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
         ]);
       }
     }
-    chain.outbox(reaction.events, { source, correlationId });
-    const changed = Boolean(reaction.to || reaction.patch || reaction.compensations);
-    await chain.defer(tx, changed ? ($) => `SELECT pg_notify(${$(changesChannel)}, ${$(order.id)})` : undefined);
-    return next;
+    chain.outbox(reaction.events, { source, correlationId: options.correlationId });
+    // A copy is checked against the row: by the UPDATE's version condition, or (nothing written) by a read.
+    const unchanged = ($: (value: unknown) => string) =>
+      `order_unchanged(${updated ? `EXISTS (SELECT 1 FROM ${updated})` : `EXISTS (SELECT 1 FROM orders WHERE id = ${$(order.id)} AND version = ${$(version)})`}, ${$(order.id)})`;
+    const checks = [changed ? ($: (value: unknown) => string) => `pg_notify(${$(changesChannel)}, ${$(order.id)})` : undefined, options.copied ? unchanged : undefined].filter((c) => c !== undefined);
+    await chain.defer(tx, checks.length > 0 ? ($) => `SELECT ${checks.map((c) => c($)).join(', ')}` : undefined);
+    return { order: next, version: changed ? version + 1 : version };
   };
 
   return {
@@ -224,7 +264,7 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
       });
     },
 
-    get: (id: string, tx: Sql = db) => load(tx, id, false),
+    get: async (id: string, tx: Sql = db) => (await load(tx, id, false))?.order,
 
     async history(id: string): Promise<HistoryEntry[]> {
       const { rows } = await db.query<{ status: OrderStatus; reason: string | null; at: Date }>(
@@ -247,14 +287,27 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
       return rows.map((r) => toOrder(r, lines.get(r.id) ?? [], compensations.get(r.id) ?? []));
     },
 
-    /** Locks the order, lets `react` decide, and stores the outcome with its events — in `tx` if given. */
-    async react(id: string, react: (order: Order) => Reaction, options: { tx?: Sql; correlationId?: string } = {}): Promise<Order | undefined> {
-      const run = async (tx: Sql) => {
-        const order = await load(tx, id, true);
-        if (!order) return undefined;
-        return apply(tx, order, react(order), options.correlationId);
+    /**
+     * Lets `react` decide on the order and stores the outcome with its events. In an event's transaction
+     * (`tx` and its `afterCommit`) it decides on this instance's copy of the order when it has one, and
+     * keeps the outcome as the copy once the transaction has committed; otherwise (requests, the timeout
+     * sweep) it reads and locks the row, in a transaction of its own.
+     */
+    async react(id: string, react: (order: Order) => Reaction, options: { tx?: Sql; afterCommit?: (task: () => void) => void; correlationId?: string } = {}): Promise<Order | undefined> {
+      const copy = takeCopy(id);
+      const run = async (tx: Sql, copied: Copy | undefined) => {
+        const current = copied ?? (await load(tx, id, true));
+        if (!current) return undefined;
+        return apply(tx, current, react(current.order), { correlationId: options.correlationId, copied: copied !== undefined });
       };
-      return options.tx ? run(options.tx) : db.transaction(run);
+      if (options.tx && options.afterCommit) {
+        const next = await run(options.tx, copy);
+        if (next) options.afterCommit(() => keepCopy(next));
+        return next?.order;
+      }
+      const next = options.tx ? await run(options.tx, undefined) : await db.transaction((tx) => run(tx, undefined));
+      if (next && !options.tx) keepCopy(next);
+      return next?.order;
     },
 
     /** Orders whose current step ran past its deadline, oldest deadline first. */
