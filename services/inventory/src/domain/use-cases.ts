@@ -25,9 +25,9 @@ export type Outcome = { outcome: string; events: PendingEvent[] };
 /** Reserves every line of an order or none; an order gets one answer, however often it arrives. */
 export async function reserveStock(store: InventoryStore, tx: Sql, step: StockStep, order: { orderId: string; items: StockLine[]; expiresAt: Date }): Promise<Outcome> {
   const { orderId } = order;
-  if (await store.answered(tx, orderId)) return { outcome: 'duplicate', events: [] };
   const lines = mergeLines(order.items);
-  const levels = await store.lock(tx, lines.map((l) => l.productId));
+  const { answered, levels } = await store.lockForOrder(tx, orderId, lines.map((l) => l.productId));
+  if (answered) return { outcome: 'duplicate', events: [] };
   const shortages = findShortages(lines, levels);
   if (shortages.length > 0) {
     step.recordOutcome(orderId, 'insufficient');
@@ -42,9 +42,8 @@ export async function reserveStock(store: InventoryStore, tx: Sql, step: StockSt
 
 /** Gives an order's active reservations back (cancelled, or expired when `expired` is set). */
 export async function releaseStock(store: InventoryStore, tx: Sql, step: StockStep, orderId: string, options: { expired: boolean; reason: string }): Promise<Outcome> {
-  const lines = await store.lockActiveReservations(tx, orderId, options.expired ? 'now' : undefined);
+  const { lines, levels } = await store.lockActive(tx, orderId, options.expired ? 'now' : undefined);
   if (lines.length === 0) return { outcome: 'nothing_active', events: [] };
-  const levels = await store.lock(tx, lines.map((l) => l.productId));
   const changes = releaseChanges(orderId, lines, options.reason);
   step.close(orderId, lines, options.expired ? 'expired' : 'released');
   step.apply(changes);
@@ -53,9 +52,8 @@ export async function releaseStock(store: InventoryStore, tx: Sql, step: StockSt
 
 /** The order is complete: its reserved units are sold and leave the shelf. */
 export async function commitStock(store: InventoryStore, tx: Sql, step: StockStep, orderId: string): Promise<Outcome> {
-  const lines = await store.lockActiveReservations(tx, orderId);
+  const { lines, levels } = await store.lockActive(tx, orderId);
   if (lines.length === 0) return { outcome: 'nothing_active', events: [] };
-  const levels = await store.lock(tx, lines.map((l) => l.productId));
   const changes = commitChanges(orderId, lines);
   step.close(orderId, lines, 'committed');
   step.apply(changes);

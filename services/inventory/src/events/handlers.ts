@@ -15,11 +15,14 @@ function reserveUntil(value: string, logger: Logger): Date {
 
 /** Each handler runs in the inbox transaction: its effect, its inbox row and its events commit together. */
 export function inventoryHandlers(store: InventoryStore): EventHandlers {
-  /** Runs a use case on a new step and commits the step with its events in the handler's transaction. */
+  /**
+   * Runs a use case on a new step; the step's writes and events travel with the handler's COMMIT
+   * (after the use case's one locking read, an event costs no other round trip).
+   */
   const inStep = async (tx: Sql, correlationId: string | undefined, useCase: (step: StockStep) => Promise<Outcome>): Promise<string> => {
     const step = store.step();
     const { outcome, events } = await useCase(step);
-    await step.commit(tx, events, correlationId);
+    await step.defer(tx, events, correlationId);
     return outcome;
   };
   return {

@@ -68,23 +68,41 @@ export function createInventoryStore(db: Db, source: string) {
       return new Map(rows.map((r) => [r.product_id, level(r.product_id, r.on_hand, r.reserved)]));
     },
 
-    /** True when the order was answered before (an outcome recorded, or reservations made). */
-    async answered(tx: Sql, orderId: string): Promise<boolean> {
-      const { rows } = await tx.query<{ answered: boolean }>(
-        'SELECT EXISTS (SELECT 1 FROM reservation_outcomes WHERE order_id = $1) OR EXISTS (SELECT 1 FROM reservations WHERE order_id = $1) AS answered',
-        [orderId],
+    /**
+     * Whether the order was answered before (an outcome recorded, or reservations made) and, when it
+     * was not, its products' stock rows locked in product id order: one statement.
+     */
+    async lockForOrder(tx: Sql, orderId: string, productIds: readonly string[]): Promise<{ answered: boolean; levels: Map<string, Level> }> {
+      const { rows } = await tx.query<{ answered: boolean; product_id: string | null; on_hand: number; reserved: number }>(
+        `SELECT a.answered, s.product_id, s.on_hand, s.reserved
+         FROM (SELECT EXISTS (SELECT 1 FROM reservation_outcomes WHERE order_id = $1) OR EXISTS (SELECT 1 FROM reservations WHERE order_id = $1) AS answered) a
+         LEFT JOIN LATERAL (
+           SELECT product_id, on_hand, reserved FROM stock WHERE product_id = ANY($2::text[]) AND NOT a.answered ORDER BY product_id FOR UPDATE
+         ) s ON true`,
+        [orderId, productIds],
       );
-      return rows[0]?.answered === true;
+      const levels = new Map<string, Level>();
+      for (const r of rows) if (r.product_id !== null) levels.set(r.product_id, level(r.product_id, r.on_hand, r.reserved));
+      return { answered: rows[0]?.answered === true, levels };
     },
 
-    /** Locks the order's active reservations (those due by `dueBy` only, when given). */
-    async lockActiveReservations(tx: Sql, orderId: string, dueBy?: 'now'): Promise<StockLine[]> {
-      const due = dueBy === 'now' ? 'AND expires_at <= now()' : '';
-      const { rows } = await tx.query<{ product_id: string; quantity: number }>(
-        `SELECT product_id, quantity FROM reservations WHERE order_id = $1 AND status = 'active' ${due} ORDER BY product_id FOR UPDATE`,
+    /**
+     * Locks the order's active reservations (those due by `dueBy` only, when given) and their stock
+     * rows, in product id order, each reservation before its stock row: one statement. Every path
+     * that locks an order's reservations starts with them, so it cannot deadlock with another; paths
+     * that lock only stock rows take them in the same product order.
+     */
+    async lockActive(tx: Sql, orderId: string, dueBy?: 'now'): Promise<{ lines: StockLine[]; levels: Map<string, Level> }> {
+      const due = dueBy === 'now' ? 'AND r.expires_at <= now()' : '';
+      const { rows } = await tx.query<{ product_id: string; quantity: number; on_hand: number; reserved: number }>(
+        `SELECT r.product_id, r.quantity, s.on_hand, s.reserved FROM reservations r JOIN stock s ON s.product_id = r.product_id
+         WHERE r.order_id = $1 AND r.status = 'active' ${due} ORDER BY r.product_id FOR UPDATE OF r, s`,
         [orderId],
       );
-      return rows.map((r) => ({ productId: r.product_id, quantity: r.quantity }));
+      return {
+        lines: rows.map((r) => ({ productId: r.product_id, quantity: r.quantity })),
+        levels: new Map(rows.map((r) => [r.product_id, level(r.product_id, r.on_hand, r.reserved)])),
+      };
     },
 
     /** A paid order keeps its stock until it is completed or cancelled. */
@@ -192,6 +210,11 @@ export interface StockStep {
   recordOutcome(orderId: string, outcome: 'reserved' | 'insufficient'): void;
   /** Sends the writes and the events' outbox rows; resolves to the stock rows as changed. */
   commit(tx: Sql, events: readonly PendingEvent[], correlationId?: string): Promise<StockLevel[]>;
+  /**
+   * The same, for a caller that needs no answer: the statement is deferred (it travels with the
+   * COMMIT) and its checks fail the transaction in SQL (`stock_step_held`).
+   */
+  defer(tx: Sql, events: readonly PendingEvent[], correlationId?: string): Promise<void>;
 }
 
 function stockStep(source: string): StockStep {
@@ -229,6 +252,16 @@ function stockStep(source: string): StockStep {
     },
     recordOutcome(orderId, outcome) {
       chain.write(($) => `INSERT INTO reservation_outcomes (order_id, outcome) VALUES (${$(orderId)}, ${$(outcome)})`);
+    },
+    async defer(tx, events, correlationId) {
+      chain.outbox(events, { source, correlationId });
+      const written = stockWrite;
+      if (closes.length === 0 && !written) return chain.defer(tx);
+      await chain.defer(tx, ($) => {
+        const checks = closes.map((c) => `stock_step_held((SELECT count(*) FROM ${c.name}) = ${$(c.expected)}, ${$(`reservations of order ${c.orderId} changed while locked`)})`);
+        if (written) checks.push(`stock_step_held((SELECT count(*) FROM ${written}) = ${$(changed)}, ${$('a stock row vanished while locked')})`);
+        return `SELECT ${checks.join(', ')}`;
+      });
     },
     async commit(tx, events, correlationId) {
       chain.outbox(events, { source, correlationId });
