@@ -243,6 +243,33 @@ describe('payments over HTTP and events on the embedded database, with the sandb
       expect((await payments.app.inject(`/api/payments/${slowId}`)).json()).toMatchObject({ status: 'authorized' });
       expect(authorizeCalls.filter((id) => id === slowId)).toHaveLength(1);
     });
+
+    it('when the payment changes while its call is with the processor, then the answer is recorded on the payment as it is now, not as the call read it', async () => {
+      const heldToken = await tokenize('4242424242424242');
+      let answer!: () => void;
+      heldTokens.set(heldToken, new Promise<void>((resolve) => (answer = resolve)));
+      const orderId = `ord-changed-${++orderNumber}`;
+      const requested = await publishOrderEvent('order_payment_requested', orderId, {
+        orderId,
+        customerId: 'cust-1',
+        amount: 800,
+        currency: 'EUR',
+        paymentMethod: 'credit_card' as const,
+        paymentToken: heldToken,
+      });
+      await handled(requested.id);
+      const paymentId = (await payments.app.inject(`/api/payments?orderId=${orderId}`)).json<{ id: string }>().id;
+      await eventually(async () => authorizeCalls.includes(paymentId), 5_000, 'the authorization under way');
+      // Another instance (or staff) ended the payment meanwhile: the call read it as authorizing.
+      await db.query("UPDATE payments SET status = 'declined', failure_reason = 'ended meanwhile', version = version + 1 WHERE id = $1", [paymentId]);
+
+      answer();
+      await settled(paymentId);
+      heldTokens.delete(heldToken);
+      // Recorded on the row as it is now: authorizing no more, so the answer changes nothing.
+      expect((await payments.app.inject(`/api/payments/${paymentId}`)).json()).toMatchObject({ status: 'declined', failureReason: 'ended meanwhile' });
+      expect((await outbox(orderId)).map((e) => e.type)).not.toContain('payment_authorized');
+    });
   });
 
   describe('capture, void and refund', () => {

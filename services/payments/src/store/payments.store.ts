@@ -61,9 +61,10 @@ export interface ProviderCall {
   attempts: number;
 }
 
-/** A due call with its payment as it was when the call was read (unlocked: the call runs on it first). */
+/** A due call with its payment as it was when the call was read (unlocked: the call runs on it first), and that payment's version. */
 export interface DueCall extends ProviderCall {
   payment: Payment | undefined;
+  paymentVersion?: number;
 }
 
 interface CallRow {
@@ -75,6 +76,7 @@ interface CallRow {
   attempts: number;
   /** The payment's row (null when it is gone). */
   payment: Record<keyof PaymentRow, unknown> | null;
+  payment_version: number | null;
 }
 
 /** A payment row read as JSON (to_jsonb): timestamps arrive as text. */
@@ -110,13 +112,21 @@ export function createPaymentsStore(db: Db, source: string) {
    * Persists what a use case decided (payment row and audit log) and, when given, its events: one
    * statement for all of them.
    */
-  const apply = async (tx: Sql, outcome: Pick<PaymentOutcome, 'payment' | 'transactions'>, outbox?: { events: readonly PendingEvent[]; context: EventContext }): Promise<void> => {
+  const apply = async (
+    tx: Sql,
+    outcome: Pick<PaymentOutcome, 'payment' | 'transactions'>,
+    outbox?: { events: readonly PendingEvent[]; context: EventContext },
+    /** Records a call's answer on the payment the call read: only if it still has `version` and the call is still queued. */
+    asRead?: { version: number; callId: number },
+  ): Promise<void> => {
     const p = outcome.payment;
     const chain = writeChain();
-    chain.write(
+    const updated = chain.write(
       ($) => `UPDATE payments SET provider_ref = ${$(p.providerRef)}, status = ${$(p.status)}, decline_code = ${$(p.declineCode)}, failure_reason = ${$(p.failureReason)},
-         captured_amount = ${$(p.capturedAmount)}, refunded_amount = ${$(p.refundedAmount)}, updated_at = ${$(p.updatedAt)} WHERE id = ${$(p.id)}`,
+         captured_amount = ${$(p.capturedAmount)}, refunded_amount = ${$(p.refundedAmount)}, updated_at = ${$(p.updatedAt)}, version = version + 1
+         WHERE id = ${$(p.id)}${asRead ? ` AND version = ${$(asRead.version)} RETURNING 1` : ''}`,
     );
+    const removed = asRead ? chain.write(($) => `DELETE FROM provider_calls WHERE id = ${$(asRead.callId)} RETURNING 1`) : undefined;
     if (outcome.transactions.length > 0) {
       chain.write(
         ($) => `INSERT INTO payment_transactions (payment_id, kind, amount, outcome, code, provider_ref, reason) VALUES ${outcome.transactions
@@ -125,7 +135,10 @@ export function createPaymentsStore(db: Db, source: string) {
       );
     }
     if (outbox) chain.outbox(outbox.events, outbox.context);
-    await chain.defer(tx);
+    await chain.defer(
+      tx,
+      asRead && removed ? ($) => `SELECT payment_call_unchanged(EXISTS (SELECT 1 FROM ${updated}) AND EXISTS (SELECT 1 FROM ${removed}), ${$(asRead.callId)})` : undefined,
+    );
   };
 
   return {
@@ -173,8 +186,8 @@ export function createPaymentsStore(db: Db, source: string) {
     /** Calls due now, the oldest of each payment only, so one payment's calls run in order; each with its payment. */
     async dueCalls(now: Date, limit = 50): Promise<DueCall[]> {
       const { rows } = await db.query<CallRow>(
-        `SELECT c.id, c.payment_id, c.kind, c.request, c.correlation_id, c.attempts, to_jsonb(p) AS payment FROM provider_calls c
-         LEFT JOIN (SELECT ${COLUMNS} FROM payments) p ON p.id = c.payment_id
+        `SELECT c.id, c.payment_id, c.kind, c.request, c.correlation_id, c.attempts, to_jsonb(p) - 'version' AS payment, p.version AS payment_version FROM provider_calls c
+         LEFT JOIN (SELECT ${COLUMNS}, version FROM payments) p ON p.id = c.payment_id
          WHERE c.due_at <= $1 AND NOT EXISTS (SELECT 1 FROM provider_calls e WHERE e.payment_id = c.payment_id AND e.id < c.id)
          ORDER BY c.id LIMIT $2`,
         [now, limit],
@@ -187,6 +200,7 @@ export function createPaymentsStore(db: Db, source: string) {
         correlationId: r.correlation_id,
         attempts: r.attempts,
         payment: r.payment ? fromJson(r.payment) : undefined,
+        paymentVersion: r.payment_version ?? undefined,
       }));
     },
 
@@ -196,9 +210,24 @@ export function createPaymentsStore(db: Db, source: string) {
 
     /**
      * Records what a processor call decided, with its events, and removes the call, in one
-     * transaction; undefined when another instance already recorded it.
+     * transaction; undefined when another instance already recorded it. First on the payment as the
+     * call read it, in one round trip (the writes and their check travel with the COMMIT); when the
+     * payment changed since, or the call is gone, that transaction fails (40001) and the answer is
+     * recorded on the payment read again under its lock.
      */
-    async completeCall(call: ProviderCall, change: (payment: Payment) => Promise<PaymentOutcome>): Promise<PaymentOutcome | undefined> {
+    async completeCall(call: DueCall, change: (payment: Payment) => Promise<PaymentOutcome>): Promise<PaymentOutcome | undefined> {
+      const { payment: read, paymentVersion: version } = call;
+      if (read && version !== undefined) {
+        try {
+          return await db.transaction(async (tx) => {
+            const outcome = await change(read);
+            await apply(tx, outcome, { events: outcome.events, context: { source, correlationId: call.correlationId ?? undefined } }, { version, callId: call.id });
+            return outcome;
+          });
+        } catch (error) {
+          if ((error as { code?: string }).code !== '40001') throw error;
+        }
+      }
       return db.transaction(async (tx) => {
         // Removing the call and locking its payment in one statement: no row when another
         // instance removed the call first (or the payment is gone).
