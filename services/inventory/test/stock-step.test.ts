@@ -6,7 +6,7 @@ import { createInventoryStore } from '../src/store/inventory.store';
 
 /**
  * An event's stock step travels with the COMMIT (StockStep.defer), so its checks run in SQL
- * (`stock_step_held`) instead of on an answer it no longer reads.
+ * (`assert_held`) instead of on an answer it no longer reads.
  */
 describe('a deferred stock step', () => {
   let platform: TestPlatform;

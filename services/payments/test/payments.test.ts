@@ -213,22 +213,35 @@ describe('payments over HTTP and events on the embedded database, with the sandb
   });
 
   describe('making processor calls', () => {
-    it('when the authorization of one payment is slow at the processor, then another payment is authorized meanwhile, and the slow one is called once', async () => {
-      const slowToken = await tokenize('4242424242424242');
-      let answer!: () => void;
-      heldTokens.set(slowToken, new Promise<void>((resolve) => (answer = resolve)));
-      const slowOrder = `ord-slow-${++orderNumber}`;
-      const slowEvent = await publishOrderEvent('order_payment_requested', slowOrder, {
-        orderId: slowOrder,
+    /**
+     * Requests a payment whose authorization waits at the processor until `answer` is called;
+     * resolves once the call is under way. `answer` also settles the call and lifts the hold.
+     */
+    const heldAuthorization = async (orderId: string, amount: number) => {
+      const token = await tokenize('4242424242424242');
+      let release!: () => void;
+      heldTokens.set(token, new Promise<void>((resolve) => (release = resolve)));
+      const requested = await publishOrderEvent('order_payment_requested', orderId, {
+        orderId,
         customerId: 'cust-1',
-        amount: 700,
+        amount,
         currency: 'EUR',
         paymentMethod: 'credit_card' as const,
-        paymentToken: slowToken,
+        paymentToken: token,
       });
-      await handled(slowEvent.id);
-      const slowId = (await payments.app.inject(`/api/payments?orderId=${slowOrder}`)).json<{ id: string }>().id;
-      await eventually(async () => authorizeCalls.includes(slowId), 5_000, 'the slow authorization under way');
+      await handled(requested.id);
+      const paymentId = (await payments.app.inject(`/api/payments?orderId=${orderId}`)).json<{ id: string }>().id;
+      await eventually(async () => authorizeCalls.includes(paymentId), 5_000, `the authorization of ${orderId} under way`);
+      const answer = async () => {
+        release();
+        await settled(paymentId);
+        heldTokens.delete(token);
+      };
+      return { paymentId, answer };
+    };
+
+    it('when the authorization of one payment is slow at the processor, then another payment is authorized meanwhile, and the slow one is called once', async () => {
+      const { paymentId: slowId, answer } = await heldAuthorization(`ord-slow-${++orderNumber}`, 700);
 
       // Made while the slow call is still with the processor (requestPayment waits for it to be recorded).
       const { payment: fast } = await requestPayment(await tokenize('4242424242424242'));
@@ -237,35 +250,18 @@ describe('payments over HTTP and events on the embedded database, with the sandb
       await new Promise((resolve) => setTimeout(resolve, 350));
       expect((await payments.app.inject(`/api/payments/${slowId}`)).json()).toMatchObject({ status: 'authorizing' });
 
-      answer();
-      await settled(slowId);
-      heldTokens.delete(slowToken);
+      await answer();
       expect((await payments.app.inject(`/api/payments/${slowId}`)).json()).toMatchObject({ status: 'authorized' });
       expect(authorizeCalls.filter((id) => id === slowId)).toHaveLength(1);
     });
 
     it('when the payment changes while its call is with the processor, then the answer is recorded on the payment as it is now, not as the call read it', async () => {
-      const heldToken = await tokenize('4242424242424242');
-      let answer!: () => void;
-      heldTokens.set(heldToken, new Promise<void>((resolve) => (answer = resolve)));
       const orderId = `ord-changed-${++orderNumber}`;
-      const requested = await publishOrderEvent('order_payment_requested', orderId, {
-        orderId,
-        customerId: 'cust-1',
-        amount: 800,
-        currency: 'EUR',
-        paymentMethod: 'credit_card' as const,
-        paymentToken: heldToken,
-      });
-      await handled(requested.id);
-      const paymentId = (await payments.app.inject(`/api/payments?orderId=${orderId}`)).json<{ id: string }>().id;
-      await eventually(async () => authorizeCalls.includes(paymentId), 5_000, 'the authorization under way');
+      const { paymentId, answer } = await heldAuthorization(orderId, 800);
       // Another instance (or staff) ended the payment meanwhile: the call read it as authorizing.
       await db.query("UPDATE payments SET status = 'declined', failure_reason = 'ended meanwhile', version = version + 1 WHERE id = $1", [paymentId]);
 
-      answer();
-      await settled(paymentId);
-      heldTokens.delete(heldToken);
+      await answer();
       // Recorded on the row as it is now: authorizing no more, so the answer changes nothing.
       expect((await payments.app.inject(`/api/payments/${paymentId}`)).json()).toMatchObject({ status: 'declined', failureReason: 'ended meanwhile' });
       expect((await outbox(orderId)).map((e) => e.type)).not.toContain('payment_authorized');

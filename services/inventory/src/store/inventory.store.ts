@@ -212,7 +212,7 @@ export interface StockStep {
   commit(tx: Sql, events: readonly PendingEvent[], correlationId?: string): Promise<StockLevel[]>;
   /**
    * The same, for a caller that needs no answer: the statement is deferred (it travels with the
-   * COMMIT) and its checks fail the transaction in SQL (`stock_step_held`).
+   * COMMIT) and its checks fail the transaction in SQL (the platform's `assert_held`).
    */
   defer(tx: Sql, events: readonly PendingEvent[], correlationId?: string): Promise<void>;
 }
@@ -258,8 +258,8 @@ function stockStep(source: string): StockStep {
       const written = stockWrite;
       if (closes.length === 0 && !written) return chain.defer(tx);
       await chain.defer(tx, ($) => {
-        const checks = closes.map((c) => `stock_step_held((SELECT count(*) FROM ${c.name}) = ${$(c.expected)}, ${$(`reservations of order ${c.orderId} changed while locked`)})`);
-        if (written) checks.push(`stock_step_held((SELECT count(*) FROM ${written}) = ${$(changed)}, ${$('a stock row vanished while locked')})`);
+        const checks = closes.map((c) => `assert_held((SELECT count(*) FROM ${c.name}) = ${$(c.expected)}, ${$(`reservations of order ${c.orderId} changed while locked`)})`);
+        if (written) checks.push(`assert_held((SELECT count(*) FROM ${written}) = ${$(changed)}, ${$('a stock row vanished while locked')})`);
         return `SELECT ${checks.join(', ')}`;
       });
     },

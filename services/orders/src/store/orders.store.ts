@@ -146,7 +146,7 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
   /**
    * The saga's copies of orders in flight (ADR 0012, session 19 amendment): each event of an order
    * after its first is decided on the copy its last event left, not on a read of the row. The copy is
-   * written back only if the row still has the copy's version (`order_unchanged`, else SQLSTATE 40001
+   * written back only if the row still has the copy's version (`assert_held`, else SQLSTATE 40001
    * and the event is handled again, from a read). A copy is taken out while an event uses it and put
    * back once that event's transaction has committed, so a rollback leaves none behind; an ended order
    * keeps none.
@@ -204,11 +204,18 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
       }
     }
     chain.outbox(reaction.events, { source, correlationId: options.correlationId });
-    // A copy is checked against the row: by the UPDATE's version condition, or (nothing written) by a read.
-    const unchanged = ($: (value: unknown) => string) =>
-      `order_unchanged(${updated ? `EXISTS (SELECT 1 FROM ${updated})` : `EXISTS (SELECT 1 FROM orders WHERE id = ${$(order.id)} AND version = ${$(version)})`}, ${$(order.id)})`;
-    const checks = [changed ? ($: (value: unknown) => string) => `pg_notify(${$(changesChannel)}, ${$(order.id)})` : undefined, options.copied ? unchanged : undefined].filter((c) => c !== undefined);
-    await chain.defer(tx, checks.length > 0 ? ($) => `SELECT ${checks.map((c) => c($)).join(', ')}` : undefined);
+    await chain.defer(
+      tx,
+      changed || options.copied
+        ? ($) => {
+            const columns = changed ? [`pg_notify(${$(changesChannel)}, ${$(order.id)})`] : [];
+            // A copy is checked against the row: by the UPDATE's version condition, or (nothing written) by a read.
+            const current = updated ? `EXISTS (SELECT 1 FROM ${updated})` : `EXISTS (SELECT 1 FROM orders WHERE id = ${$(order.id)} AND version = ${$(version)})`;
+            if (options.copied) columns.push(`assert_held(${current}, ${$(`order ${order.id} changed since this copy of it was read`)}, '40001')`);
+            return `SELECT ${columns.join(', ')}`;
+          }
+        : undefined,
+    );
     return { order: next, version: changed ? version + 1 : version };
   };
 

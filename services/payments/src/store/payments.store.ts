@@ -137,7 +137,9 @@ export function createPaymentsStore(db: Db, source: string) {
     if (outbox) chain.outbox(outbox.events, outbox.context);
     await chain.defer(
       tx,
-      asRead && removed ? ($) => `SELECT payment_call_unchanged(EXISTS (SELECT 1 FROM ${updated}) AND EXISTS (SELECT 1 FROM ${removed}), ${$(asRead.callId)})` : undefined,
+      asRead && removed
+        ? ($) => `SELECT assert_held(EXISTS (SELECT 1 FROM ${updated}) AND EXISTS (SELECT 1 FROM ${removed}), ${$(`provider call ${asRead.callId}: its payment changed, or the call was recorded, since it was read`)}, '40001')`
+        : undefined,
     );
   };
 
