@@ -163,6 +163,12 @@ export function describeCheckoutJourneys(mode: string, start: () => Promise<Runn
       expect(placed.body).toMatchObject({ customerId: customer, subtotal: 10000, discount: 1000, total: 9000 });
       expect((await terminal(placed.body.id)).status).toBe('completed');
       await until(async () => ((await call('GET', `/cart/${customer}`)).body.lines.length === 0 ? true : undefined), 'the cart to be emptied');
+      // The cart shows what inventory has available once the reservation became a sale (which the cart is
+      // not sent: it moves on hand and reserved alike).
+      await until(async () => ((await call('GET', `/inventory/${ids.plenty}`)).body.reserved === 0 ? true : undefined), 'the reservation to become a sale');
+      const left = await available(ids.plenty);
+      expect((await call('POST', `/cart/${customer}/add`, { productId: ids.plenty, quantity: 1 })).status).toBe(200);
+      await until(async () => ((await call('GET', `/cart/${customer}`)).body.lines[0]?.availability.available === left ? true : undefined), `the cart to show ${left} available`);
     });
 
     it('when the input is bad, then each answer is a 4xx problem naming the field and no order is created', async () => {

@@ -150,6 +150,34 @@ describe('outbox, relay and inbox on the embedded database', () => {
     await relay.stop();
   });
 
+  it('when the relay sends events whose data one of their consumers does not need, then each goes to its topic and only to the services that need it', async () => {
+    const relay = createOutboxRelay({ db: producerDb, bus: platform.bus, logger: (await import('./logger')).createLogger('t', 'silent') });
+    const level = (delta: { onHand: number; reserved: number } | undefined, reason: string) =>
+      event('stock_level_changed', 'p-route', { productId: 'p-route', onHand: 8, reserved: 2, available: 6, reason, ...(delta ? { delta } : {}) });
+    const confirmed = (orderId: string, source: 'direct' | 'cart') => event('order_confirmed', orderId, { orderId, customerId: 'c-route', items: [], total: 100, currency: 'EUR', source });
+    await producerDb.transaction((tx) =>
+      writeOutbox(tx, [
+        level({ onHand: 0, reserved: 2 }, 'stock_reserved'),
+        level({ onHand: -2, reserved: -2 }, 'stock_committed'),
+        level(undefined, 'product_created'),
+        confirmed('o-route-direct', 'direct'),
+        confirmed('o-route-cart', 'cart'),
+      ], { source: 'test' }),
+    );
+    await relay.flush();
+    const { rows } = await platform.pglite.forSchema('bus').query<{ reason: string | null; order_id: string | null; deliver_to: string[] }>(
+      "SELECT value::jsonb #>> '{data,reason}' AS reason, value::jsonb #>> '{data,orderId}' AS order_id, deliver_to FROM messages WHERE key IN ('p-route', 'o-route-direct', 'o-route-cart') ORDER BY id",
+    );
+    expect(rows).toEqual([
+      { reason: 'stock_reserved', order_id: null, deliver_to: ['cart'] },
+      // A sale leaves what is available as it was: the cart has nothing to change.
+      { reason: 'stock_committed', order_id: null, deliver_to: [] },
+      { reason: 'product_created', order_id: null, deliver_to: ['cart'] },
+      { reason: null, order_id: 'o-route-direct', deliver_to: ['inventory', 'shipping'] },
+      { reason: null, order_id: 'o-route-cart', deliver_to: ['inventory', 'cart', 'shipping'] },
+    ]);
+  });
+
   it('when a message names in its event-type header a type the consumer does not handle, then it is acknowledged unread, and a handled type is still read and validated', async () => {
     const handle = createEventHandler({
       db: consumerDb,

@@ -1,4 +1,4 @@
-import { EVENTS, consumersOf, isEventType, makeEnvelope, topicOf, type EventData, type EventEnvelope, type EventType } from '@emporium/contracts';
+import { EVENTS, deliveriesOf, isEventType, makeEnvelope, topicOf, type EventData, type EventEnvelope, type EventType } from '@emporium/contracts';
 import { deferWrite, type Db, type DbSession, type Sql } from './db/types';
 import type { EventBus } from './bus/types';
 import type { Logger } from './logger';
@@ -129,7 +129,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         value: JSON.stringify(r.payload),
         headers: { 'event-id': r.payload.id, 'event-type': r.type, 'correlation-id': r.payload.correlationId },
         // A row of a type this version does not know (written by a newer one) goes to every reader of its topic.
-        ...(isEventType(r.type) ? { deliverTo: consumersOf(r.type) } : {}),
+        ...(isEventType(r.type) ? { deliverTo: deliveriesOf(r.type, r.payload.data as never) } : {}),
       })),
     );
     for (const r of rows) options.metrics?.eventsPublished.inc({ topic: r.topic });

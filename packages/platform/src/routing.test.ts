@@ -1,4 +1,4 @@
-import { EVENT_CONSUMERS, EVENTS } from '@emporium/contracts';
+import { DELIVERY_FILTERS, EVENT_CONSUMERS, EVENTS, deliveriesOf } from '@emporium/contracts';
 import { describe, expect, it } from 'vitest';
 import { checkRoutes, type EventHandlers } from './consumer';
 
@@ -30,6 +30,40 @@ describe('event routing (EVENT_CONSUMERS) against the handlers of a service', ()
     for (const [type, consumers] of Object.entries(EVENT_CONSUMERS)) {
       expect(Object.hasOwn(EVENTS, type), type).toBe(true);
       expect(new Set(consumers).size, type).toBe(consumers.length);
+    }
+  });
+});
+
+describe('delivery filters (DELIVERY_FILTERS): who gets an event, by its data', () => {
+  const level = (delta?: { onHand: number; reserved: number }) => ({ productId: 'p', onHand: 5, reserved: 1, available: 4, reason: 'r', ...(delta ? { delta } : {}) });
+
+  it("sends the cart a level change that moves what is available, a product's first level, and one written before the delta existed", () => {
+    expect(deliveriesOf('stock_level_changed', level({ onHand: 0, reserved: 1 }))).toEqual(['cart']);
+    expect(deliveriesOf('stock_level_changed', level({ onHand: 3, reserved: 0 }))).toEqual(['cart']);
+    expect(deliveriesOf('stock_level_changed', level())).toEqual(['cart']);
+  });
+
+  it('keeps from the cart a sale, which takes units off the shelf and out of their reservation alike', () => {
+    expect(deliveriesOf('stock_level_changed', level({ onHand: -2, reserved: -2 }))).toEqual([]);
+  });
+
+  it("keeps from the cart a direct order's confirmation and a sign-in without a guest cart, and nothing from the other consumers", () => {
+    const confirmed = { orderId: 'o', customerId: 'c', items: [], total: 1, currency: 'EUR' };
+    expect(deliveriesOf('order_confirmed', { ...confirmed, source: 'direct' })).toEqual(['inventory', 'shipping']);
+    expect(deliveriesOf('order_confirmed', { ...confirmed, source: 'cart' })).toEqual(['inventory', 'cart', 'shipping']);
+    expect(deliveriesOf('customer_signed_in', { customerId: 'c', guestId: null, via: 'sign_in' })).toEqual([]);
+    expect(deliveriesOf('customer_signed_in', { customerId: 'c', guestId: 'g', via: 'sign_in' })).toEqual(['cart']);
+    expect(deliveriesOf('order_placed', {} as never)).toEqual(['inventory']);
+  });
+
+  it('sends an event whose data a filter cannot read to every consumer of its type', () => {
+    expect(deliveriesOf('stock_level_changed', undefined as never)).toEqual(['cart']);
+    expect(deliveriesOf('order_confirmed', null as never)).toEqual(['inventory', 'cart', 'shipping']);
+  });
+
+  it('filters only services that consume the type', () => {
+    for (const [type, filters] of Object.entries(DELIVERY_FILTERS)) {
+      for (const service of Object.keys(filters)) expect(EVENT_CONSUMERS[type as keyof typeof EVENT_CONSUMERS] as readonly string[], `${type} → ${service}`).toContain(service);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENTS, makeEnvelope, type EventData, type EventType } from '@emporium/contracts';
+import { EVENTS, deliveriesOf, makeEnvelope, type EventData, type EventType } from '@emporium/contracts';
 import { createOutboxRelay, migrate, writeOutbox, event, type Db, type Service } from '@emporium/platform';
 import { createTestPlatform, emittedEvents, eventually, type TestPlatform } from '@emporium/platform/testing';
 import { createInventoryService } from '../src/service';
@@ -111,9 +111,9 @@ describe('inventory on the embedded database', () => {
     ]);
     const changes = (await outbox('p-set', 'stock_level_changed')).map((r) => r.payload.data);
     expect(changes.slice(1)).toEqual([
-      { productId: 'p-set', onHand: 10, reserved: 0, available: 10, reason: 'stock take' },
-      { productId: 'p-set', onHand: 30, reserved: 0, available: 30, reason: 'delivery from supplier' },
-      { productId: 'p-set', onHand: 29, reserved: 0, available: 29, reason: 'damaged' },
+      { productId: 'p-set', onHand: 10, reserved: 0, available: 10, reason: 'stock take', delta: { onHand: 10, reserved: 0 } },
+      { productId: 'p-set', onHand: 30, reserved: 0, available: 30, reason: 'delivery from supplier', delta: { onHand: 20, reserved: 0 } },
+      { productId: 'p-set', onHand: 29, reserved: 0, available: 29, reason: 'damaged', delta: { onHand: -1, reserved: 0 } },
     ]);
   });
 
@@ -258,6 +258,13 @@ describe('inventory on the embedded database', () => {
     expect(await reservations('o-sold')).toEqual([{ product_id: 'p-sold', quantity: 2, status: 'committed' }]);
     expect((await outbox('o-sold', 'stock_committed'))[0]?.payload.data).toEqual({ orderId: 'o-sold', items: [{ productId: 'p-sold', quantity: 2 }] });
     expect((await movements('p-sold'))[0]).toMatchObject({ kind: 'sold', quantity: -2, orderId: 'o-sold' });
+    // The sale moves on hand and reserved alike, so what is available stays: the cart is not sent it.
+    const levels = (await outbox('p-sold', 'stock_level_changed')).map((r) => r.payload.data);
+    expect(levels.slice(-2)).toEqual([
+      { productId: 'p-sold', onHand: 5, reserved: 2, available: 3, reason: 'stock_reserved', delta: { onHand: 0, reserved: 2 } },
+      { productId: 'p-sold', onHand: 3, reserved: 0, available: 3, reason: 'stock_committed', delta: { onHand: -2, reserved: -2 } },
+    ]);
+    expect(levels.slice(-2).map((data) => deliveriesOf('stock_level_changed', data as EventData<'stock_level_changed'>))).toEqual([['cart'], []]);
 
     const lateCancel = await publish('order_cancelled', 'o-sold', cancelled('o-sold'));
     await handled(lateCancel.id);

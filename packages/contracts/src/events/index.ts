@@ -139,6 +139,11 @@ const eventSchemas = {
       reserved: z.number().int(),
       available: z.number().int(),
       reason: z.string(),
+      /**
+       * How much on hand and reserved moved in this change; absent when the row is new (a product's first
+       * level) and on events written before it was added. A sale moves both alike: available stays.
+       */
+      delta: z.object({ onHand: z.number().int(), reserved: z.number().int() }).optional(),
     }),
   },
 

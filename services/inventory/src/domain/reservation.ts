@@ -45,7 +45,7 @@ export function levelEvents(levels: ReadonlyMap<string, Level>, changes: readonl
   return changes.map((change) => {
     const before = levels.get(change.productId);
     if (!before) throw new Error(`stock row ${change.productId} was not locked before changing it`);
-    return levelChanged(applyChange(before, change), reason);
+    return levelChanged(applyChange(before, change), reason, change);
   });
 }
 

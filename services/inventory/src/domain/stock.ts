@@ -27,8 +27,9 @@ export const level = (productId: string, onHand: number, reserved: number): Leve
 export const applyChange = (current: Level, change: StockChange): Level =>
   level(current.productId, current.onHand + change.onHandDelta, current.reserved + change.reservedDelta);
 
-export const levelChanged = (after: Level, reason: string): PendingEvent<'stock_level_changed'> =>
-  event('stock_level_changed', after.productId, { ...after, reason });
+/** A product's level after `change` (none: the row is new). */
+export const levelChanged = (after: Level, reason: string, change?: StockChange): PendingEvent<'stock_level_changed'> =>
+  event('stock_level_changed', after.productId, { ...after, reason, ...(change ? { delta: { onHand: change.onHandDelta, reserved: change.reservedDelta } } : {}) });
 
 /**
  * A staff change to one product: `set` records a counted figure, `adjust` a delta
@@ -58,6 +59,6 @@ export function planStockUpdate(current: Level, request: UpdateStockRequest): { 
   const kind: MovementKind = request.adjust !== undefined && request.adjust > 0 ? 'received' : 'adjusted';
   const change: StockChange = { productId: current.productId, onHandDelta: delta, reservedDelta: 0, movement: { kind, quantity: delta, orderId: null, reason: request.reason } };
   // A count that confirms the figure is kept in the ledger, but nothing changed for others to hear.
-  const events = delta === 0 ? [] : [levelChanged(applyChange(current, change), request.reason)];
+  const events = delta === 0 ? [] : [levelChanged(applyChange(current, change), request.reason, change)];
   return { change, events };
 }
