@@ -20,16 +20,28 @@ describe('a PostgreSQL database handle', () => {
     await db?.close();
   });
 
-  it('when asked for asynchronous commit, then those connections do not wait for the WAL flush, in statements and transactions alike, while its own still do', async () => {
+  it('when asked for asynchronous commit, then its statements and transactions do not wait for the WAL flush, while the ordinary ones still do', async () => {
     const relaxed = db.asynchronousCommit();
     expect(db.asynchronousCommit()).toBe(relaxed);
     expect(relaxed.asynchronousCommit()).toBe(relaxed);
+    const setting = async (sql: Sql) => (await sql.query<{ s: string }>("SELECT current_setting('synchronous_commit') AS s, $1::int AS n", [1])).rows[0]!.s;
+    expect(await setting(relaxed)).toBe('off');
     expect(await synchronousCommit(relaxed)).toBe('off');
     expect(await relaxed.transaction(synchronousCommit)).toBe('off');
-    expect(await synchronousCommit(db)).toBe('on');
-    expect(await db.transaction(synchronousCommit)).toBe('on');
-    // Staff looking at pg_stat_activity can tell the two apart.
-    expect((await relaxed.query<{ name: string }>("SELECT current_setting('application_name') AS name")).rows[0]!.name).toBe('things (asynchronous commit)');
+    expect(await relaxed.transaction(async (tx) => [await setting(tx), await synchronousCommit(tx)])).toEqual(['off', 'off']);
+    // The setting ends with its transaction: the connections go back to the pool as they were.
+    for (let i = 0; i < 3; i++) {
+      expect(await setting(db)).toBe('on');
+      expect(await synchronousCommit(db)).toBe('on');
+      expect(await db.transaction(synchronousCommit)).toBe('on');
+    }
+  });
+
+  it('when asynchronous commit is used beside the ordinary statements, then both share one pool and never open more than its size (ADR 0014 amendment)', async () => {
+    const relaxed = db.asynchronousCommit();
+    const backend = (sql: Sql) => sql.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_sleep(0.05), $1::int AS n', [1]).then((r) => r.rows[0]!.pid);
+    const pids = await Promise.all([db, db, db, relaxed, relaxed, relaxed].map(backend));
+    expect(new Set(pids).size).toBeLessThanOrEqual(3);
   });
 
   it('when a row is written through asynchronous commit, then the ordinary connections see it at once, in the same schema', async () => {
@@ -37,7 +49,7 @@ describe('a PostgreSQL database handle', () => {
     expect((await db.query<{ text: string }>('SELECT text FROM notes WHERE id = 1')).rows).toEqual([{ text: 'written without waiting' }]);
   });
 
-  it('when the handle is closed, then its asynchronous-commit connections are closed with it', async () => {
+  it('when the handle is closed, then its asynchronous-commit handle is closed with it', async () => {
     const own = createPostgresDb({ connectionString: await freshPostgresDatabase('emporium_postgres_db_close_test'), schema: 'things', max: 1 });
     const relaxed = own.asynchronousCommit();
     await relaxed.query('SELECT 1');

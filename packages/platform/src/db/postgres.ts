@@ -13,9 +13,13 @@ export interface PostgresDbOptions {
   /** Pool size. Default 10. */
   max?: number;
   applicationName?: string;
-  /** False: commits return before their WAL is flushed (see `Db.asynchronousCommit`). Default true. */
-  synchronousCommit?: boolean;
 }
+
+/**
+ * Makes the transaction it runs in commit without waiting for the WAL flush (`Db.asynchronousCommit`);
+ * the setting ends with that transaction, so the pooled connection goes back as it was.
+ */
+const WITHOUT_FLUSH: PipelinedStep = { text: "SELECT set_config('synchronous_commit', 'off', true)" };
 
 const CONNECTION_LOST = /Connection terminated|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|server closed the connection|Client has encountered a connection error/i;
 
@@ -189,7 +193,7 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
   const config: pg.PoolConfig = {
     connectionString: options.connectionString,
     max: options.max ?? 10,
-    options: `-c search_path=${schema},public${options.synchronousCommit === false ? ' -c synchronous_commit=off' : ''}`,
+    options: `-c search_path=${schema},public`,
     application_name: options.applicationName ?? schema,
     types: typeParsers,
     connectionTimeoutMillis: 5_000,
@@ -205,89 +209,119 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
     return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
   };
 
-  // A pool of its own, opened on first use: the setting belongs to the connection.
-  let asynchronous: Db | undefined;
+  /**
+   * A pooled client, watched: while a client is checked out the pool does not listen for its errors,
+   * and a connection that dies between two statements (server restart, network cut) would otherwise
+   * crash the process. `broken()` tells whether it did; `release` destroys such a client (or, given
+   * true, any) instead of returning it to the pool.
+   */
+  const checkOut = async () => {
+    const client = await pool.connect().catch(unavailable);
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onError);
+    return {
+      client,
+      broken: () => broken,
+      release(destroy?: true) {
+        client.off('error', onError);
+        client.release(broken ?? destroy);
+      },
+    };
+  };
+
+  /**
+   * A statement on its own whose commit does not wait for the WAL flush: the setting travels with it in
+   * one round trip, and both run in the implicit transaction that ends at their Sync.
+   */
+  const queryWithoutFlush: Sql['query'] = async <T>(text: string, params?: readonly unknown[]) => {
+    const config = statement(text, params);
+    // Without parameters a text may hold several statements (simple protocol): it runs as a transaction.
+    if (!config.values) return transaction((tx) => tx.query<T>(text), true);
+    const { client, broken, release } = await checkOut();
+    try {
+      const result = await pipelined(client, [WITHOUT_FLUSH], config);
+      return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+    } catch (error) {
+      if (broken() || isTransientDatabaseError(error)) unavailable(broken() ?? error);
+      throw error;
+    } finally {
+      release();
+    }
+  };
+
+  async function transaction<T>(work: (tx: Sql) => Promise<T>, withoutFlush: boolean): Promise<T> {
+    const { client, broken, release } = await checkOut();
+    // BEGIN waits for the first statement and travels with it; deferred writes wait for the next
+    // statement or for COMMIT and travel with it. A transaction that runs nothing sends nothing.
+    let begun = false;
+    const ahead: PipelinedStep[] = [];
+    const stepsAhead = (): PipelinedStep[] => {
+      const steps = begun ? [] : withoutFlush ? [{ text: 'BEGIN' }, WITHOUT_FLUSH] : [{ text: 'BEGIN' }];
+      begun = true;
+      return steps.concat(ahead.splice(0));
+    };
+    try {
+      const run = async (config: pg.QueryConfig): Promise<pg.QueryResult> => {
+        if (begun && ahead.length === 0) return client.query(config);
+        const steps = stepsAhead();
+        if (config.values) return pipelined(client, steps, config);
+        // No parameters: a text that may hold several statements goes on its own (simple protocol).
+        await pipelined(client, steps);
+        return client.query(config);
+      };
+      const tx: Sql = {
+        query: async <T>(text: string, params?: readonly unknown[]) => {
+          const result = await run(statement(text, params));
+          return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+        },
+        defer: async (text: string, params?: readonly unknown[]) => {
+          const config = statement(text, params);
+          if (config.values && preparedOn(client, config)) ahead.push({ text: config.text, name: config.name, values: config.values });
+          else await run(config);
+        },
+      };
+      const value = await work(tx);
+      if (begun || ahead.length > 0) await pipelined(client, [...stepsAhead(), { text: 'COMMIT' }]);
+      return value;
+    } catch (error) {
+      if (!broken() && begun) await client.query('ROLLBACK').catch(() => undefined);
+      // Rethrown as a 503 when the connection, not the work, failed.
+      if (broken() || isTransientDatabaseError(error)) unavailable(broken() ?? error);
+      throw error;
+    } finally {
+      release();
+    }
+  }
+
+  // The same pool, its statements and transactions carrying the setting (ADR 0014).
+  let relaxed: Db | undefined;
   const db: Db = {
     dialect: 'postgres',
     schema,
     query,
     asynchronousCommit() {
-      if (options.synchronousCommit === false) return db;
-      asynchronous ??= createPostgresDb({ ...options, synchronousCommit: false, applicationName: `${config.application_name} (asynchronous commit)` });
-      return asynchronous;
+      relaxed ??= { ...db, query: queryWithoutFlush, transaction: (work) => transaction(work, true), asynchronousCommit: () => relaxed! };
+      return relaxed;
     },
-    async transaction(work) {
-      const client = await pool.connect().catch(unavailable);
-      // While a client is checked out the pool does not listen for its errors: a connection that
-      // dies between two statements (server restart, network cut) would otherwise crash the process.
-      let broken: Error | undefined;
-      const onError = (error: Error) => {
-        broken = error;
-      };
-      client.on('error', onError);
-      // BEGIN waits for the first statement and travels with it; deferred writes wait for the next
-      // statement or for COMMIT and travel with it. A transaction that runs nothing sends nothing.
-      let begun = false;
-      const ahead: PipelinedStep[] = [];
-      const stepsAhead = (): PipelinedStep[] => {
-        const steps = begun ? [] : [{ text: 'BEGIN' }];
-        begun = true;
-        return steps.concat(ahead.splice(0));
-      };
-      try {
-        const run = async (config: pg.QueryConfig): Promise<pg.QueryResult> => {
-          if (begun && ahead.length === 0) return client.query(config);
-          const steps = stepsAhead();
-          if (config.values) return pipelined(client, steps, config);
-          // No parameters: a text that may hold several statements goes on its own (simple protocol).
-          await pipelined(client, steps);
-          return client.query(config);
-        };
-        const tx: Sql = {
-          query: async <T>(text: string, params?: readonly unknown[]) => {
-            const result = await run(statement(text, params));
-            return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
-          },
-          defer: async (text: string, params?: readonly unknown[]) => {
-            const config = statement(text, params);
-            if (config.values && preparedOn(client, config)) ahead.push({ text: config.text, name: config.name, values: config.values });
-            else await run(config);
-          },
-        };
-        const value = await work(tx);
-        if (begun || ahead.length > 0) await pipelined(client, [...stepsAhead(), { text: 'COMMIT' }]);
-        return value;
-      } catch (error) {
-        if (!broken && begun) await client.query('ROLLBACK').catch(() => undefined);
-        // Rethrown as a 503 when the connection, not the work, failed.
-        if (broken || isTransientDatabaseError(error)) unavailable(broken ?? error);
-        throw error;
-      } finally {
-        client.off('error', onError);
-        // A broken client is destroyed rather than returned to the pool.
-        client.release(broken);
-      }
-    },
+    transaction: (work) => transaction(work, false),
     async openSession(): Promise<DbSession> {
-      const client = await pool.connect().catch(unavailable);
-      let broken: Error | undefined;
-      const onError = (error: Error) => {
-        broken = error;
-      };
-      client.on('error', onError);
+      const { client, broken, release } = await checkOut();
       let closed = false;
       return {
         query: async <T>(text: string, params?: readonly unknown[]) => {
-          if (broken) unavailable(broken);
+          const lost = broken();
+          if (lost) unavailable(lost);
           const result = await client.query(statement(text, params)).catch(unavailable);
           return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
         },
         async close() {
           if (closed) return;
           closed = true;
-          client.off('error', onError);
           // Destroyed, not returned to the pool: ending the backend releases its session locks.
-          client.release(broken ?? true);
+          release(true);
         },
       };
     },
@@ -334,7 +368,7 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
       }
     },
     async close() {
-      await Promise.all([pool.end(), asynchronous?.close()]);
+      await pool.end();
     },
   };
   return db;

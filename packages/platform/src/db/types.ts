@@ -38,8 +38,8 @@ export interface Db extends Sql {
    */
   openSession?(): Promise<DbSession>;
   /**
-   * The same database through connections whose commits return before their WAL reaches disk
-   * (`synchronous_commit = off`). A crash of PostgreSQL itself (not of the service, not a clean
+   * The same database (and pool) with statements and transactions whose commits return before
+   * their WAL reaches disk (`synchronous_commit = off` for that transaction only). A crash of PostgreSQL itself (not of the service, not a clean
    * restart) may lose what they committed in the last fraction of a second: whole transactions,
    * never part of one, and never one that a later ordinary commit read from (that commit flushes
    * the WAL before it). Only for writes that nobody else must hear about and whose owner would
