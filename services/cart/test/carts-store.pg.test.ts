@@ -91,11 +91,14 @@ describe('cart changes on PostgreSQL', () => {
     const relaxed = real.asynchronousCommit();
     const writes = { relaxed: [] as string[], ordinary: [] as string[] };
     const isCartWrite = (text: string) => /^WITH w0 AS \((INSERT INTO|UPDATE) carts/.test(text);
-    const watched: Db = {
-      ...real,
-      query: (text, params) => (isCartWrite(text) && writes.ordinary.push(text), real.query(text, params)),
-      asynchronousCommit: () => ({ ...relaxed, query: (text, params) => (isCartWrite(text) && writes.relaxed.push(text), relaxed.query(text, params)) }),
-    };
+    const recording = (sql: Db, into: string[]): Db => ({
+      ...sql,
+      query: (text, params) => {
+        if (isCartWrite(text)) into.push(text);
+        return sql.query(text, params);
+      },
+    });
+    const watched: Db = { ...recording(real, writes.ordinary), asynchronousCommit: () => recording(relaxed, writes.relaxed) };
     const shopper = createCartsStore(watched, () => new Date());
     await shopper.update('c-async', (cart, { products }) => addItem(cart, products, 'p1', 2), { productIds: ['p1'] });
     await shopper.update('c-async', (cart, { products }) => addItem(cart, products, 'p2', 1), { productIds: ['p2'] });

@@ -257,9 +257,10 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
     // BEGIN waits for the first statement and travels with it; deferred writes wait for the next
     // statement or for COMMIT and travel with it. A transaction that runs nothing sends nothing.
     let begun = false;
+    const opening: PipelinedStep[] = withoutFlush ? [{ text: 'BEGIN' }, WITHOUT_FLUSH] : [{ text: 'BEGIN' }];
     const ahead: PipelinedStep[] = [];
     const stepsAhead = (): PipelinedStep[] => {
-      const steps = begun ? [] : withoutFlush ? [{ text: 'BEGIN' }, WITHOUT_FLUSH] : [{ text: 'BEGIN' }];
+      const steps = begun ? [] : opening;
       begun = true;
       return steps.concat(ahead.splice(0));
     };
