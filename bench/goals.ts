@@ -103,7 +103,7 @@ export function goalRows(figures: ModeFigures): GoalRow[] {
   });
   const share = figures.productListRps / figures.helloRps;
   rows.push({
-    goal: 'product list requests/s, share of the hello-world measured right before',
+    goal: 'product list requests/s, share of the hello-world measured in turns with it',
     target: `≥ ${GOALS.productListShare * 100}%`,
     result: `${Math.round(share * 100)}%`,
     met: share >= GOALS.productListShare,

@@ -270,22 +270,49 @@ export async function watchOrders(
  */
 export const CLOSED_LOOP_WARM_UP_S = 2;
 
+/** What a closed loop measured: requests/s over the time it counted, errors, latency percentiles. */
+export type LoopResult = { rps: number; errors: number; latency: ReturnType<typeof percentiles> };
+
 /** Closed loop: `connections` workers hammer one request for `seconds` after a warm-up; returns requests/s and latencies. */
-export async function closedLoop(run: () => Promise<HttpResult>, connections: number, seconds: number, warmUpSeconds = CLOSED_LOOP_WARM_UP_S) {
-  let latencies: number[] = [];
+export async function closedLoop(run: () => Promise<HttpResult>, connections: number, seconds: number, warmUpSeconds = CLOSED_LOOP_WARM_UP_S): Promise<LoopResult> {
+  if (warmUpSeconds > 0) await loopFor(run, connections, warmUpSeconds);
+  return resultOf([await loopFor(run, connections, seconds)]);
+}
+
+/**
+ * Two closed loops measured in turns: after each one's warm-up, `slices` rounds of `sliceSeconds` of the
+ * first, then of the second. This host's speed drifts by half within minutes, so two figures measured
+ * one after the other can differ by that much for no reason of theirs; in turns, the drift falls on both.
+ */
+export async function alternatingLoops(
+  first: () => Promise<HttpResult>,
+  second: () => Promise<HttpResult>,
+  options: { connections: number; slices: number; sliceSeconds: number; warmUpSeconds?: number },
+): Promise<[LoopResult, LoopResult]> {
+  const warmUp = options.warmUpSeconds ?? CLOSED_LOOP_WARM_UP_S;
+  const slices: [Slice[], Slice[]] = [[], []];
+  for (const run of [first, second]) if (warmUp > 0) await loopFor(run, options.connections, warmUp);
+  for (let round = 0; round < options.slices; round++) {
+    for (const [i, run] of [first, second].entries()) slices[i]!.push(await loopFor(run, options.connections, options.sliceSeconds));
+  }
+  return [resultOf(slices[0]), resultOf(slices[1])];
+}
+
+interface Slice {
+  latencies: number[];
+  errors: number;
+  seconds: number;
+}
+
+/** `connections` workers send `run` one after another until `seconds` have passed; the time counted ends with the last answer. */
+async function loopFor(run: () => Promise<HttpResult>, connections: number, seconds: number): Promise<Slice> {
+  const latencies: number[] = [];
   let errors = 0;
-  const warmUntil = Date.now() + warmUpSeconds * 1000;
-  const deadline = warmUntil + seconds * 1000;
-  let warm = warmUpSeconds === 0;
+  const began = performance.now();
+  const deadline = began + seconds * 1000;
   await Promise.all(
     Array.from({ length: connections }, async () => {
-      while (Date.now() < deadline) {
-        if (!warm && Date.now() >= warmUntil) {
-          // What the warm-up measured is dropped: from here on the loop counts.
-          warm = true;
-          latencies = [];
-          errors = 0;
-        }
+      while (performance.now() < deadline) {
         try {
           const r = await run();
           if (r.status >= 400) errors++;
@@ -296,7 +323,13 @@ export async function closedLoop(run: () => Promise<HttpResult>, connections: nu
       }
     }),
   );
-  return { rps: round(latencies.length / seconds, 0), errors, latency: percentiles(latencies) };
+  return { latencies, errors, seconds: (performance.now() - began) / 1000 };
+}
+
+function resultOf(slices: readonly Slice[]): LoopResult {
+  const latencies = slices.flatMap((s) => s.latencies);
+  const seconds = slices.reduce((sum, s) => sum + s.seconds, 0);
+  return { rps: round(latencies.length / seconds, 0), errors: slices.reduce((sum, s) => sum + s.errors, 0), latency: percentiles(latencies) };
 }
 
 export function machine(): string {
