@@ -12,6 +12,17 @@ import { createPaymentsStore } from '../src/store/payments.store';
 
 const YEAR = new Date().getUTCFullYear() + 3;
 
+/** Tokenizes at the processor, as the storefront's card form does: a form post with the publishable key. */
+async function tokenizeAt(processor: CardProcessor, number: string, expYear = YEAR): Promise<string> {
+  const res = await fetch(`${processor.url}/v1/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ key: processor.publishableKey, 'card[number]': number, 'card[exp_month]': '12', 'card[exp_year]': String(expYear), 'card[cvc]': '737' }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { id: string }).id;
+}
+
 describe('payments over HTTP and events on the embedded database, with the sandbox card processor', () => {
   let platform: TestPlatform;
   let payments: Service;
@@ -19,6 +30,10 @@ describe('payments over HTTP and events on the embedded database, with the sandb
   let db: Db;
   const logLines: string[] = [];
   const authorizeCalls: string[] = [];
+  /** Payments whose authorization is with the processor right now. */
+  const authorizing = new Set<string>();
+  /** What each look for due processor calls read: the calls' payments, and those of them whose authorization was with the processor as it read. */
+  const looks: Array<{ read: string[]; underWay: string[] }> = [];
   /** Authorizations paying with these tokens wait at the processor until the promise resolves. */
   const heldTokens = new Map<string, Promise<void>>();
   let orderNumber = 0;
@@ -35,12 +50,30 @@ describe('payments over HTTP and events on the embedded database, with the sandb
       ...stripe,
       authorize: async (request) => {
         authorizeCalls.push(request.paymentId);
-        await heldTokens.get(request.token);
-        return stripe.authorize(request);
+        authorizing.add(request.paymentId);
+        try {
+          await heldTokens.get(request.token);
+          return await stripe.authorize(request);
+        } finally {
+          authorizing.delete(request.paymentId);
+        }
       },
     };
     const sink = new Writable({ write: (chunk, _encoding, done) => (logLines.push(String(chunk)), done()) });
-    const deps = { ...platform.deps('payments'), logger: createLogger('payments', 'trace', sink) };
+    const base = platform.deps('payments');
+    // The service's own database, noting what each look for due processor calls read.
+    const recording: Db = {
+      ...base.db,
+      query: async (text, params) => {
+        const result = await base.db.query(text, params);
+        if (text.includes('FROM provider_calls c')) {
+          const read = (result.rows as Array<{ payment_id: string }>).map((r) => r.payment_id);
+          looks.push({ read, underWay: read.filter((id) => authorizing.has(id)) });
+        }
+        return result as never;
+      },
+    };
+    const deps = { ...base, db: recording, logger: createLogger('payments', 'trace', sink) };
     db = deps.db;
     payments = await createPaymentsService(deps, { provider, providerRetryIntervalMs: 100 });
     await payments.start();
@@ -51,16 +84,7 @@ describe('payments over HTTP and events on the embedded database, with the sandb
     await platform.close();
   });
 
-  /** Tokenizes at the processor, as the storefront's card form does: a form post with the publishable key. */
-  const tokenize = async (number: string, expYear = YEAR) => {
-    const res = await fetch(`${processor.url}/v1/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ key: processor.publishableKey, 'card[number]': number, 'card[exp_month]': '12', 'card[exp_year]': String(expYear), 'card[cvc]': '737' }),
-    });
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { id: string }).id;
-  };
+  const tokenize = (number: string, expYear = YEAR) => tokenizeAt(processor, number, expYear);
   /** The processor calls an event asked for have been made and recorded. */
   const settled = (paymentId: string) =>
     eventually(async () => (await db.query('SELECT 1 FROM provider_calls WHERE payment_id = $1', [paymentId])).rowCount === 0, 10_000, `processor calls of ${paymentId}`);
@@ -255,6 +279,40 @@ describe('payments over HTTP and events on the embedded database, with the sandb
       expect(authorizeCalls.filter((id) => id === slowId)).toHaveLength(1);
     });
 
+    it('when more payments wait at the processor than are called at once, then the rest wait their turn, no look reads a call under way, and all are authorized once it answers', async () => {
+      const first = looks.length;
+      // Eight calls at once (CALLS_AT_ONCE): the ninth and tenth wait for a free place.
+      const held = await Promise.all(Array.from({ length: 8 }, (_, i) => heldAuthorization(`ord-busy-${++orderNumber}-${i}`, 900 + i)));
+      const waitingTokens = await Promise.all([tokenize('4242424242424242'), tokenize('4242424242424242')]);
+      let releaseWaiting!: () => void;
+      const waitingHeld = new Promise<void>((resolve) => (releaseWaiting = resolve));
+      for (const token of waitingTokens) heldTokens.set(token, waitingHeld);
+      const waiting = await Promise.all(
+        waitingTokens.map(async (token, i) => {
+          const orderId = `ord-busy-${++orderNumber}-waiting-${i}`;
+          await handled((await publishOrderEvent('order_payment_requested', orderId, { orderId, customerId: 'cust-1', amount: 950 + i, currency: 'EUR', paymentMethod: 'credit_card', paymentToken: token })).id);
+          return (await payments.app.inject(`/api/payments?orderId=${orderId}`)).json<{ id: string }>().id;
+        }),
+      );
+      // Polls every 100 ms meanwhile: with every place taken, none is made, and no call is made twice.
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      expect(waiting.filter((id) => authorizeCalls.includes(id))).toEqual([]);
+      expect(authorizing.size).toBe(8);
+
+      for (const h of held) await h.answer();
+      releaseWaiting();
+      for (const id of waiting) await settled(id);
+      for (const id of [...held.map((h) => h.paymentId), ...waiting]) {
+        expect((await payments.app.inject(`/api/payments/${id}`)).json()).toMatchObject({ status: 'authorized' });
+        expect(authorizeCalls.filter((called) => called === id)).toHaveLength(1);
+      }
+      // Every look read only calls it could start: none already with the processor, never more than the free places and one.
+      const busyLooks = looks.slice(first);
+      expect(busyLooks.length).toBeGreaterThan(0);
+      expect(busyLooks.flatMap((look) => look.underWay)).toEqual([]);
+      expect(Math.max(...busyLooks.map((look) => look.read.length))).toBeLessThanOrEqual(9);
+    });
+
     it('when the payment changes while its call is with the processor, then the answer is recorded on the payment as it is now, not as the call read it', async () => {
       const orderId = `ord-changed-${++orderNumber}`;
       const { paymentId, answer } = await heldAuthorization(orderId, 800);
@@ -432,5 +490,35 @@ describe('payments over HTTP and events on the embedded database, with the sandb
         expect.arrayContaining(['/api/payments', '/api/payments/{paymentId}', '/api/payments/{paymentId}/refund']),
       );
     });
+  });
+});
+
+describe('a backlog of processor calls', () => {
+  it('when forty payments are requested at once, then all are authorized within seconds by calls that start as others end, though the worker polls only once a minute', async () => {
+    const platform = await createTestPlatform();
+    const processor = await startCardProcessor({ db: platform.pglite.forSchema('card_processor'), port: 0 });
+    const stripe = createStripeProvider({ url: processor.url, secretKey: processor.secretKey, maxNetworkRetries: 0, timeoutMs: 2000 });
+    // Answers at uneven speeds, so calls end while the worker is looking for the next ones.
+    const provider: PaymentProvider = { ...stripe, authorize: async (request) => (await new Promise((r) => setTimeout(r, 1 + Math.random() * 15)), stripe.authorize(request)) };
+    const deps = platform.deps('payments');
+    const payments = await createPaymentsService(deps, { provider, providerRetryIntervalMs: 60_000 });
+    await payments.start();
+    try {
+      const tokens = await Promise.all(Array.from({ length: 40 }, () => tokenizeAt(processor, '4242424242424242')));
+      await platform.bus.publish(
+        tokens.map((paymentToken, i) => {
+          const orderId = `ord-backlog-${i}`;
+          const envelope = makeEnvelope({ type: 'order_payment_requested', source: 'test', key: orderId, data: { orderId, customerId: 'cust-1', amount: 100 + i, currency: 'EUR', paymentMethod: 'credit_card', paymentToken } });
+          return { topic: 'order-events', key: orderId, value: JSON.stringify(envelope) };
+        }),
+      );
+      const authorized = async () => (await deps.db.query<{ n: number }>("SELECT count(*)::int AS n FROM payments WHERE status = 'authorized'")).rows[0]!.n;
+      await eventually(async () => (await authorized()) === 40, 10_000, 'forty authorized payments');
+      expect((await deps.db.query('SELECT 1 FROM provider_calls')).rowCount).toBe(0);
+    } finally {
+      await payments.stop();
+      await processor.stop();
+      await platform.close();
+    }
   });
 });

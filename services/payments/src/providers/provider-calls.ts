@@ -132,10 +132,8 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
     return false;
   };
 
-  /** Calls being made, by id: a look that lists one of them again leaves it alone. */
+  /** Calls being made, by id: looks leave them out. */
   const inFlight = new Map<number, Promise<void>>();
-  /** Ids of calls that ended (done or postponed) while the current look ran: its answer may predate that. */
-  let endedDuringLook: Set<number> | undefined;
   let looking: Promise<void> | undefined;
   let lookAgain = false;
   /** A look found more due calls than it could start: look again as soon as one ends. */
@@ -150,7 +148,6 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
       })
       .then((dueAgain) => {
         inFlight.delete(call.id);
-        endedDuringLook?.add(call.id);
         if ((dueAgain || leftOver) && !stopped) void look();
       });
     inFlight.set(call.id, made);
@@ -160,7 +157,9 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
    * Looks for due calls and starts those not being made yet, without waiting for the calls already
    * under way: a call queued while others are with the processor starts at once (up to
    * CALLS_AT_ONCE), rather than after the slowest of them. One look at a time; a wake-up during a
-   * look makes it look again right after.
+   * look makes it look again right after. A look reads only calls it could start: behind a backlog,
+   * every ended call brings a look, and reading the calls under way again (with their payments) each
+   * time made a payments instance slower the further behind it was.
    */
   const look = (): Promise<void> => {
     if (looking) {
@@ -175,24 +174,29 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
           leftOver = true;
           return;
         }
-        endedDuringLook = new Set();
-        const due = await store.dueCalls(new Date());
-        const ended = endedDuringLook;
-        endedDuringLook = undefined;
+        // As many as there is room for, and one more to learn whether more are waiting. The calls
+        // under way are left out, so one that ends while the look runs cannot be listed as due again.
+        const limit = CALLS_AT_ONCE - inFlight.size + 1;
+        const due = await store.dueCalls(new Date(), limit, [...inFlight.keys()]);
         for (const call of due) {
           if (stopped) return;
-          if (inFlight.has(call.id) || ended.has(call.id)) continue;
+          if (inFlight.has(call.id)) continue;
           if (inFlight.size >= CALLS_AT_ONCE) {
             leftOver = true;
             break;
           }
           start(call);
         }
+        // An answer cut at the room there was may leave calls waiting: look again now if places freed
+        // while the look ran, or else when the next call ends.
+        if (due.length === limit) {
+          if (inFlight.size < CALLS_AT_ONCE) lookAgain = true;
+          else leftOver = true;
+        }
       } while (lookAgain);
     })()
       .catch((error: unknown) => log.warn({ err: error }, 'looking for due provider calls failed'))
       .finally(() => {
-        endedDuringLook = undefined;
         looking = undefined;
       });
     return looking;

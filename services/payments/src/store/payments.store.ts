@@ -185,14 +185,18 @@ export function createPaymentsStore(db: Db, source: string) {
       ]);
     },
 
-    /** Calls due now, the oldest of each payment only, so one payment's calls run in order; each with its payment. */
-    async dueCalls(now: Date, limit = 50): Promise<DueCall[]> {
+    /**
+     * Calls due now, the oldest of each payment only, so one payment's calls run in order; each with
+     * its payment. `excluding` names calls already being made: a caller that is behind asks for as
+     * many as it can start, rather than reading again, with their payments, all those under way.
+     */
+    async dueCalls(now: Date, limit = 50, excluding: readonly number[] = []): Promise<DueCall[]> {
       const { rows } = await db.query<CallRow>(
         `SELECT c.id, c.payment_id, c.kind, c.request, c.correlation_id, c.attempts, to_jsonb(p) - 'version' AS payment, p.version AS payment_version FROM provider_calls c
          LEFT JOIN (SELECT ${COLUMNS}, version FROM payments) p ON p.id = c.payment_id
-         WHERE c.due_at <= $1 AND NOT EXISTS (SELECT 1 FROM provider_calls e WHERE e.payment_id = c.payment_id AND e.id < c.id)
+         WHERE c.due_at <= $1 AND c.id <> ALL($3::bigint[]) AND NOT EXISTS (SELECT 1 FROM provider_calls e WHERE e.payment_id = c.payment_id AND e.id < c.id)
          ORDER BY c.id LIMIT $2`,
-        [now, limit],
+        [now, limit, excluding],
       );
       return rows.map((r) => ({
         id: r.id,
