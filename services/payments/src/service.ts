@@ -26,6 +26,8 @@ export interface PaymentsTimings {
   authorizationExpiryIntervalMs?: number;
   /** How often processor calls waiting for a retry are looked for. Default 1 s. */
   providerRetryIntervalMs?: number;
+  /** `provider_calls` is vacuumed after this many calls ended, or a minute after the last time. Default 1,000. */
+  providerCallsVacuumAfter?: number;
 }
 
 export type PaymentsOptions = PaymentsTimings &
@@ -59,7 +61,7 @@ export async function createPaymentsService(deps: ServiceDeps, options: Payments
       if (outcome?.events.length) deps.logger.info({ paymentId: id, orderId: outcome.payment.orderId }, 'authorization expired before capture');
     }
   };
-  const calls = createProviderCalls({ store, provider, logger: deps.logger, pollIntervalMs: options.providerRetryIntervalMs });
+  const calls = createProviderCalls({ store, provider, logger: deps.logger, pollIntervalMs: options.providerRetryIntervalMs, vacuumAfterCalls: options.providerCallsVacuumAfter });
   const idempotency = createIdempotency({ db: deps.db, logger: deps.logger });
   paymentsRoutes(app, store, provider, idempotency);
   return defineService({

@@ -494,14 +494,17 @@ describe('payments over HTTP and events on the embedded database, with the sandb
 });
 
 describe('a backlog of processor calls', () => {
-  it('when forty payments are requested at once, then all are authorized within seconds by calls that start as others end, though the worker polls only once a minute', async () => {
+  it('when forty payments are requested at once, then all are authorized within seconds by calls that start as others end, though the worker polls only once a minute; and the calls made are vacuumed away', async () => {
     const platform = await createTestPlatform();
     const processor = await startCardProcessor({ db: platform.pglite.forSchema('card_processor'), port: 0 });
     const stripe = createStripeProvider({ url: processor.url, secretKey: processor.secretKey, maxNetworkRetries: 0, timeoutMs: 2000 });
     // Answers at uneven speeds, so calls end while the worker is looking for the next ones.
     const provider: PaymentProvider = { ...stripe, authorize: async (request) => (await new Promise((r) => setTimeout(r, 1 + Math.random() * 15)), stripe.authorize(request)) };
     const deps = platform.deps('payments');
-    const payments = await createPaymentsService(deps, { provider, providerRetryIntervalMs: 60_000 });
+    const payments = await createPaymentsService(deps, { provider, providerRetryIntervalMs: 60_000, providerCallsVacuumAfter: 25 });
+    const vacuums = async () =>
+      (await deps.db.query<{ n: number }>("SELECT coalesce(sum(vacuum_count), 0)::int AS n FROM pg_stat_user_tables WHERE relname = 'provider_calls'")).rows[0]!.n;
+    const before = await vacuums();
     await payments.start();
     try {
       const tokens = await Promise.all(Array.from({ length: 40 }, () => tokenizeAt(processor, '4242424242424242')));
@@ -515,6 +518,8 @@ describe('a backlog of processor calls', () => {
       const authorized = async () => (await deps.db.query<{ n: number }>("SELECT count(*)::int AS n FROM payments WHERE status = 'authorized'")).rows[0]!.n;
       await eventually(async () => (await authorized()) === 40, 10_000, 'forty authorized payments');
       expect((await deps.db.query('SELECT 1 FROM provider_calls')).rowCount).toBe(0);
+      // 40 calls ended, past the 25 that bring a vacuum: the next looks do not walk their dead rows.
+      await eventually(async () => (await vacuums()) > before, 5_000, 'a vacuum of provider_calls');
     } finally {
       await payments.stop();
       await processor.stop();

@@ -90,6 +90,8 @@ export interface ProviderCallsOptions {
    * (`drain`, after its transaction commits). Default 1 s.
    */
   pollIntervalMs?: number;
+  /** The worker vacuums `provider_calls` after this many calls ended (default 1,000), or at a poll a minute after the last time. */
+  vacuumAfterCalls?: number;
 }
 
 /**
@@ -100,6 +102,9 @@ export interface ProviderCallsOptions {
  */
 const CALLS_AT_ONCE = 8;
 
+/** At most this long between two vacuums of `provider_calls` while calls are being made. */
+const VACUUM_INTERVAL_MS = 60_000;
+
 const backoffMs = (attempts: number) => Math.min(500 * 2 ** Math.min(attempts, 10), 60_000);
 
 /**
@@ -107,7 +112,7 @@ const backoffMs = (attempts: number) => Math.min(500 * 2 ** Math.min(attempts, 1
  * commits. A processor that cannot be reached leaves the call waiting, retried with backoff:
  * the order waits for its payment rather than failing.
  */
-export function createProviderCalls({ store, provider, logger, pollIntervalMs = 1000 }: ProviderCallsOptions) {
+export function createProviderCalls({ store, provider, logger, pollIntervalMs = 1000, vacuumAfterCalls = 1000 }: ProviderCallsOptions) {
   const log = logger.child({ component: 'provider-calls' });
 
   /** Makes one call and records its answer; true when it is due again at once (a stale answer). */
@@ -149,6 +154,7 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
       .then((dueAgain) => {
         inFlight.delete(call.id);
         if ((dueAgain || leftOver) && !stopped) void look();
+        if (++endedSinceVacuum >= vacuumAfterCalls) void vacuum();
       });
     inFlight.set(call.id, made);
   };
@@ -202,9 +208,36 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
     return looking;
   };
 
-  /** Resolves once no call is being made or looked for. */
+  /**
+   * Every call ends by deleting or updating its row, and a dead row stays in the table and its
+   * indexes until a VACUUM. A look walks the calls' primary key from its start, so without one it
+   * walked every call ever made: 12 ms a look after 200,000 calls (281 index and table pages read
+   * for three live rows). Autovacuum may be off or far behind, as with the outbox (which vacuums
+   * itself too): the worker vacuums the table, which holds only calls not yet made, so it costs
+   * milliseconds and takes no lock that writers wait for.
+   */
+  let endedSinceVacuum = 0;
+  let lastVacuum = performance.now();
+  let vacuuming: Promise<void> | undefined;
+  const vacuum = (): Promise<void> | undefined => {
+    if (vacuuming || endedSinceVacuum === 0 || (endedSinceVacuum < vacuumAfterCalls && performance.now() - lastVacuum < VACUUM_INTERVAL_MS)) return vacuuming;
+    const ended = endedSinceVacuum;
+    vacuuming = store
+      .vacuumCalls()
+      .then(() => {
+        endedSinceVacuum -= ended;
+        lastVacuum = performance.now();
+      })
+      .catch((error: unknown) => log.warn({ err: error }, 'vacuuming provider_calls failed; the next poll tries again'))
+      .finally(() => {
+        vacuuming = undefined;
+      });
+    return vacuuming;
+  };
+
+  /** Resolves once no call is being made or looked for, and no vacuum runs. */
   const settled = async (): Promise<void> => {
-    while (looking || inFlight.size > 0) await Promise.all([looking, ...inFlight.values()]);
+    while (looking || inFlight.size > 0 || vacuuming) await Promise.all([looking, vacuuming, ...inFlight.values()]);
   };
 
   return {
@@ -215,7 +248,10 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
     /** For `defineService`'s background: starts polling; resolves its stop function. */
     task: () => () => {
       stopped = false;
-      const timer = setInterval(() => void look(), pollIntervalMs);
+      const timer = setInterval(() => {
+        void look();
+        void vacuum();
+      }, pollIntervalMs);
       timer.unref();
       void look();
       return async () => {

@@ -210,6 +210,11 @@ export function createPaymentsStore(db: Db, source: string) {
       }));
     },
 
+    /** Frees the rows of calls made (see createProviderCalls). A VACUUM runs outside any transaction. */
+    async vacuumCalls(): Promise<void> {
+      await db.query('VACUUM provider_calls');
+    },
+
     async postponeCall(id: number, delayMs: number, attempts: number, error: string): Promise<void> {
       await db.query('UPDATE provider_calls SET due_at = $2, attempts = $3, last_error = $4 WHERE id = $1', [id, new Date(Date.now() + delayMs), attempts, error.slice(0, 1000)]);
     },
