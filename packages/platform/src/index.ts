@@ -10,6 +10,7 @@ export * from './db/types';
 export { createPostgresDb, ensureDatabase, isTransientDatabaseError } from './db/postgres';
 export { openPglite, type SharedPglite } from './db/pglite';
 export { migrate, splitStatements } from './db/migrate';
+export { createVacuumSchedule } from './db/vacuum';
 export * from './bus/types';
 export { createInProcessBus, partitionFor, type InProcessBus } from './bus/in-process';
 export { createKafkaBus, kafkaNames } from './bus/kafka';

@@ -1,4 +1,5 @@
 import { EVENTS, deliveriesOf, isEventType, makeEnvelope, topicOf, type EventData, type EventEnvelope, type EventType } from '@emporium/contracts';
+import { createVacuumSchedule } from './db/vacuum';
 import { deferWrite, type Db, type DbSession, type Sql } from './db/types';
 import type { EventBus } from './bus/types';
 import type { Logger } from './logger';
@@ -108,10 +109,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { db, bus, logger } = options;
   const batchSize = options.batchSize ?? 200;
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
-  const vacuumAfterRows = options.vacuumAfterRows ?? 1_000;
-  const vacuumIntervalMs = options.vacuumIntervalMs ?? 60_000;
-  let deletedSinceVacuum = 0;
-  let lastVacuum = performance.now();
+  const vacuumSchedule = createVacuumSchedule({ afterRows: options.vacuumAfterRows ?? 1_000, intervalMs: options.vacuumIntervalMs ?? 60_000 });
   let running = false;
   let wake: (() => void) | undefined;
   let loop: Promise<void> | undefined;
@@ -195,7 +193,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     const marking = unmarked;
     const rows = await onLead(async (sql) => (await sql.query<OutboxRow>(selectSql, [marking])).rows);
     if (rows === undefined) return 0;
-    deletedSinceVacuum += marking.length;
+    vacuumSchedule.deleted(marking.length);
     if (unmarked === marking) unmarked = [];
     if (rows.length === 0) return 0;
     await publishRows(rows);
@@ -208,24 +206,15 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     const marking = unmarked;
     const done = await onLead((sql) => sql.query(markSql, [marking]));
     if (!done) return;
-    deletedSinceVacuum += marking.length;
+    vacuumSchedule.deleted(marking.length);
     if (unmarked === marking) unmarked = [];
   };
 
   /**
-   * A deleted row stays in the table and its indexes until a VACUUM, and the relay's read walked
-   * every one of them (2.3 ms a read after 900 checkouts, growing with every event ever sent).
-   * Autovacuum may be off, or far behind on a table this busy: the leading relay vacuums its own
-   * outbox, which holds only unsent rows and so costs milliseconds. It takes no lock that writers wait for.
+   * The leading relay vacuums its own outbox (see createVacuumSchedule): its read walked every sent
+   * row (2.3 ms a read after 900 checkouts, growing with every event ever sent).
    */
-  const vacuum = async (): Promise<void> => {
-    if (deletedSinceVacuum === 0 || (deletedSinceVacuum < vacuumAfterRows && performance.now() - lastVacuum < vacuumIntervalMs)) return;
-    const deleted = deletedSinceVacuum;
-    const done = await onLead((sql) => sql.query('VACUUM outbox'));
-    if (!done) return;
-    deletedSinceVacuum -= deleted;
-    lastVacuum = performance.now();
-  };
+  const vacuum = (): Promise<void> => vacuumSchedule.run(async () => (await onLead((sql) => sql.query('VACUUM outbox'))) !== undefined);
 
   /** Sends batches until fewer than a full one is pending; the last batch is left unmarked. */
   const drain = async (): Promise<number> => {

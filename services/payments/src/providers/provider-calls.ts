@@ -1,4 +1,4 @@
-import { AppError, type Logger } from '@emporium/platform';
+import { AppError, createVacuumSchedule, type Logger } from '@emporium/platform';
 import { authorizePayment } from '../domain/authorize-payment';
 import { capturePayment } from '../domain/capture-payment';
 import { unchanged, type Payment, type PaymentOutcome } from '../domain/payment';
@@ -154,7 +154,7 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
       .then((dueAgain) => {
         inFlight.delete(call.id);
         if ((dueAgain || leftOver) && !stopped) void look();
-        if (++endedSinceVacuum >= vacuumAfterCalls) void vacuum();
+        if (vacuumSchedule.deleted(1)) void vacuum();
       });
     inFlight.set(call.id, made);
   };
@@ -209,31 +209,19 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
   };
 
   /**
-   * Every call ends by deleting or updating its row, and a dead row stays in the table and its
-   * indexes until a VACUUM. A look walks the calls' primary key from its start, so without one it
-   * walked every call ever made: 12 ms a look after 200,000 calls (281 index and table pages read
-   * for three live rows). Autovacuum may be off or far behind, as with the outbox (which vacuums
-   * itself too): the worker vacuums the table, which holds only calls not yet made, so it costs
-   * milliseconds and takes no lock that writers wait for.
+   * Every call ends by deleting or updating its row, and a look walks the calls' primary key from its
+   * start: without a vacuum it walked every call ever made (12 ms a look after 200,000 calls, 281
+   * pages read for three live rows). The worker vacuums the table as the outbox's relay does its own.
    */
-  let endedSinceVacuum = 0;
-  let lastVacuum = performance.now();
+  const vacuumSchedule = createVacuumSchedule({ afterRows: vacuumAfterCalls, intervalMs: VACUUM_INTERVAL_MS });
   let vacuuming: Promise<void> | undefined;
-  const vacuum = (): Promise<void> | undefined => {
-    if (vacuuming || endedSinceVacuum === 0 || (endedSinceVacuum < vacuumAfterCalls && performance.now() - lastVacuum < VACUUM_INTERVAL_MS)) return vacuuming;
-    const ended = endedSinceVacuum;
-    vacuuming = store
-      .vacuumCalls()
-      .then(() => {
-        endedSinceVacuum -= ended;
-        lastVacuum = performance.now();
-      })
+  const vacuum = (): Promise<void> =>
+    (vacuuming ??= vacuumSchedule
+      .run(() => store.vacuumCalls())
       .catch((error: unknown) => log.warn({ err: error }, 'vacuuming provider_calls failed; the next poll tries again'))
       .finally(() => {
         vacuuming = undefined;
-      });
-    return vacuuming;
-  };
+      }));
 
   /** Resolves once no call is being made or looked for, and no vacuum runs. */
   const settled = async (): Promise<void> => {
