@@ -69,13 +69,16 @@ export function createInventoryStore(db: Db, source: string) {
     },
 
     /**
-     * Whether the order was answered before (an outcome recorded, or reservations made) and, when it
-     * was not, its products' stock rows locked in product id order: one statement.
+     * Whether the order was answered before (its outcome is recorded, in the statement that makes its
+     * reservations) and, when it was not, its products' stock rows locked in product id order: one
+     * statement. It looks the order up by the outcomes' primary key only: a lookup of the order's
+     * reservations (a key they do not hold alone) could be planned, while that table held a few
+     * pages and no statistics, as a scan from its start, and a connection keeps that plan.
      */
     async lockForOrder(tx: Sql, orderId: string, productIds: readonly string[]): Promise<{ answered: boolean; levels: Map<string, Level> }> {
       const { rows } = await tx.query<{ answered: boolean; product_id: string | null; on_hand: number; reserved: number }>(
         `SELECT a.answered, s.product_id, s.on_hand, s.reserved
-         FROM (SELECT EXISTS (SELECT 1 FROM reservation_outcomes WHERE order_id = $1) OR EXISTS (SELECT 1 FROM reservations WHERE order_id = $1) AS answered) a
+         FROM (SELECT EXISTS (SELECT 1 FROM reservation_outcomes WHERE order_id = $1) AS answered) a
          LEFT JOIN LATERAL (
            SELECT product_id, on_hand, reserved FROM stock WHERE product_id = ANY($2::text[]) AND NOT a.answered ORDER BY product_id FOR UPDATE
          ) s ON true`,
