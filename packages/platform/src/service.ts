@@ -9,6 +9,7 @@ import { checkRoutes, createEventHandler, subscribeEvents, topicsOf, type EventH
 import { createDeadLetterOps, type DeadLetterOps } from './ops/dead-letters';
 import { inboxCutoff, pruneInbox } from './inbox';
 import { every } from './background';
+import { createStatisticsKeeper } from './db/statistics';
 
 export { every };
 
@@ -80,6 +81,8 @@ export function defineService(definition: ServiceDefinition): Service {
     const deleted = await pruneInboxNow();
     if (deleted > 0) deps.logger.info({ deleted }, 'inbox rows of events the bus no longer holds deleted');
   });
+  // On a PostgreSQL server that does not analyze (autovacuum off), the service's tables are analyzed as they grow.
+  const statistics = deps.db.dialect === 'postgres' ? [createStatisticsKeeper({ db: deps.db, logger: deps.logger.child({ component: 'statistics' }) }).task] : [];
 
   return {
     name,
@@ -104,7 +107,7 @@ export function defineService(definition: ServiceDefinition): Service {
         });
         await deadLetters.start();
       }
-      stopBackground = [...(definition.background ?? []), ...(topics.length > 0 ? [inboxRetention] : [])].map((begin) => begin());
+      stopBackground = [...(definition.background ?? []), ...(topics.length > 0 ? [inboxRetention] : []), ...statistics].map((begin) => begin());
       started = true;
     },
     async stop() {
