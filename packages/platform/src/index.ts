@@ -11,6 +11,7 @@ export { createPostgresDb, ensureDatabase, isTransientDatabaseError } from './db
 export { openPglite, type SharedPglite } from './db/pglite';
 export { migrate, splitStatements } from './db/migrate';
 export { createVacuumSchedule } from './db/vacuum';
+export { deleteInBatches, PRUNE_BATCH } from './db/prune';
 export { createStatisticsKeeper, type StatisticsKeeper } from './db/statistics';
 export * from './bus/types';
 export { createInProcessBus, partitionFor, type InProcessBus } from './bus/in-process';
