@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPostgresDatabase } from '../testing/index';
 import pg from 'pg';
@@ -211,5 +213,27 @@ describe('a PostgreSQL database handle', () => {
       expect(await db.transaction(async () => 'nothing to do')).toBe('nothing to do');
       expect(await db.transaction(async (tx) => (await tx.query('SELECT 1 AS one')).rows)).toEqual([{ one: 1 }]);
     });
+  });
+
+  it('when thousands of statements travel with a step, then the queries and their rows die young: the old generation does not grow with them', async () => {
+    // A query promoted to old space is freed only by a collection of the whole heap, and a young
+    // collection that promotes copies it and its rows. With the accessor of its prepared name defined
+    // on each query, every pipelined query was promoted: 4.7–8 MB of old space per 3,000 of these,
+    // against 0.02–0.25 MB since.
+    v8.setFlagsFromString('--expose-gc');
+    const collectAll = runInNewContext('gc') as () => void;
+    const oldSpace = () => v8.getHeapSpaceStatistics().find((space) => space.space_name === 'old_space')!.space_used_size;
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const read = { name: 'notes_up_to', text: 'SELECT id, text FROM things.notes WHERE id <= $1', values: [5] };
+      for (let i = 0; i < 300; i++) await pipelined(client, [{ text: 'SELECT 1' }], read);
+      collectAll();
+      const before = oldSpace();
+      for (let i = 0; i < 3_000; i++) await pipelined(client, [{ text: 'SELECT 1' }], read);
+      expect(oldSpace() - before).toBeLessThan(2 * 1024 * 1024);
+    } finally {
+      await client.end();
+    }
   });
 });

@@ -121,12 +121,19 @@ class PipelinedQuery extends PgQueryClass {
   ) {
     super(final ?? { text: '' }, undefined, callback);
     this.finalName = final?.name;
-    Object.defineProperty(this, 'name', {
-      get: () => (this.pending > 0 ? undefined : this.finalName),
-      set: () => undefined,
-      configurable: true,
-    });
   }
+
+  /**
+   * Query's constructor assigns `name`, and node-postgres reads it while the answers arrive (see
+   * `pending`). An accessor of the class, not one defined on each query: defined on each query (a
+   * closure over it), it had V8 promote every query and its rows to old space, to be freed only by a
+   * collection of the whole heap (cart promoted about 2 MB per young collection under load; issue 3).
+   */
+  override get name(): string | undefined {
+    return this.pending > 0 ? undefined : this.finalName;
+  }
+
+  override set name(_ignored: string | undefined) {}
 
   override submit(connection: PgConnection): Error | null {
     let values: unknown[][];
