@@ -2,7 +2,8 @@
  * Where one distributed checkout's CPU and database work go (`tsx bench/profile.ts`): runs checkouts
  * at a fixed rate and divides, by the checkouts completed, each process's CPU time (every service,
  * the gateway, the card processor, the PostgreSQL backends of this run's databases, the Kafka broker,
- * the load generator) and how often its threads were woken, each database's transactions and row operations, and the server's WAL records and flushes.
+ * the load generator) and how often its threads were woken, each database's transactions and row operations, each
+ * service's waits for a pooled connection, and the server's WAL records and flushes.
  *   tsx bench/profile.ts --rate 20 --duration 20 [--warm-up 40] [--cpu-prof <dir>] [--log-statements] [--round-trips]
  * --cpu-prof writes a V8 profile per process (CPU.<pid>.cpuprofile) into <dir> when it stops (open in Chrome DevTools, or
  * summarize with `tsx bench/profile-summary.ts <dir>`); --log-statements sets `log_statement = all` on
@@ -33,6 +34,18 @@ const SERVER_LOG = '/var/log/postgresql/postgresql-15-main.log';
 const NAMESPACE = `prof-${Math.random().toString(36).slice(2, 8)}`;
 const DATABASES = [...SERVICE_NAMES, ...SANDBOX_NAMES].map((n) => `${PREFIX}_${n.replace(/-/g, '_')}`);
 const log = (message: string) => process.stderr.write(`[profile] ${message}\n`);
+
+/** Per service, its pool's connection checkouts so far (`db_pool_acquire_seconds` on /metrics): how many, their summed wait, how many waited over 1 ms. */
+async function poolWaits(urls: Record<string, string>): Promise<Map<string, { count: number; sum: number; over1ms: number }>> {
+  const waits = new Map<string, { count: number; sum: number; over1ms: number }>();
+  for (const name of SERVICE_NAMES) {
+    const text = await (await fetch(`${urls[name]}/metrics`)).text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
+    const count = value(/^db_pool_acquire_seconds_count\{[^}]*\} (\S+)$/m);
+    waits.set(name, { count, sum: value(/^db_pool_acquire_seconds_sum\{[^}]*\} (\S+)$/m), over1ms: count - value(/^db_pool_acquire_seconds_bucket\{le="0\.001"[^}]*\} (\S+)$/m) });
+  }
+  return waits;
+}
 
 /** CPU ms and wake-ups of this run's PostgreSQL backends, keyed `database|pid` (from their process titles). */
 function postgresCpu(): Map<string, { cpu: number; wakeUps: number }> {
@@ -81,9 +94,9 @@ async function prepareDatabases() {
 // Node 20 refuses --cpu-prof in NODE_OPTIONS: a preloaded module runs the profiler instead.
 if (CPU_PROF) mkdirSync(CPU_PROF, { recursive: true });
 const profiling: Record<string, string> = CPU_PROF ? { NODE_OPTIONS: `--import ${join(import.meta.dirname, 'cpu-profiler.mjs')}`, CPU_PROFILE_DIR: resolve(CPU_PROF) } : {};
-const extra = Object.fromEntries((process.env.PROFILE_ENV ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+const extra = Object.fromEntries((process.env.PROFILE_ENV ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 await prepareDatabases();
-const platform = await startBenchPlatform({ prefix: PREFIX, port: PORT, namespace: NAMESPACE, env: { ...profiling, ...extra }, gatewayEnv: profiling });
+const platform = await startBenchPlatform({ prefix: PREFIX, port: PORT, namespace: NAMESPACE, env: { ...profiling, ...extra }, gatewayEnv: { ...profiling, ...extra } });
 const names: ServiceName[] = [...SERVICE_NAMES, ...SANDBOX_NAMES, 'gateway'];
 const http = client(platform.url);
 try {
@@ -157,6 +170,7 @@ try {
     kafkaWakeUps: broker ? (wakeUpsOf(broker) ?? 0) : 0,
     self: process.cpuUsage(),
     db: await dbStats(),
+    pool: await poolWaits(platform.urls),
     machine: machineTicks(),
     load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   };
@@ -192,6 +206,7 @@ try {
     kafkaWakeUps: broker ? (wakeUpsOf(broker) ?? 0) : 0,
     self: process.cpuUsage(before.self),
     db: await dbStats(),
+    pool: await poolWaits(platform.urls),
     machine: machineTicks(),
   };
   const per = (ms: number) => round(ms / (RATE === 0 ? seconds : Math.max(completed, 1)), 2);
@@ -236,6 +251,14 @@ try {
     if (!a || !b) continue;
     const d = (k: string) => per(a[k]! - b[k]!);
     lines.push(`| ${db} | ${d('xact_commit')} | ${d('xact_rollback')} | ${d('tup_returned')} | ${d('tup_fetched')} | ${d('tup_inserted')} | ${d('tup_updated')} | ${d('tup_deleted')} | |`);
+  }
+  lines.push('', '| service | connections checked out per checkout | waited over 1 ms for one | mean wait ms | wait ms per checkout |', '| --- | --- | --- | --- | --- |');
+  for (const name of SERVICE_NAMES) {
+    const a = after.pool.get(name)!;
+    const b = before.pool.get(name)!;
+    const count = a.count - b.count;
+    const waitMs = (a.sum - b.sum) * 1000;
+    lines.push(`| ${name} | ${per(count)} | ${round(((a.over1ms - b.over1ms) / Math.max(count, 1)) * 100, 1)}% | ${round(waitMs / Math.max(count, 1), 3)} | ${per(waitMs)} |`);
   }
   const wal = (k: string) => per(after.db.get(WAL)![k]! - before.db.get(WAL)![k]!);
   if (postgresCalls) {

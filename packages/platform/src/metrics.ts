@@ -8,6 +8,17 @@ export interface Metrics {
   eventsHandled: Counter<'group' | 'type' | 'outcome'>;
   eventsDeadLettered: Counter<'group' | 'topic'>;
   outboxPending: Gauge;
+  /** How long each statement or transaction waited for a pooled PostgreSQL connection. */
+  dbPoolAcquire: Histogram;
+  /** Reports the pool's occupancy at each scrape (`db_pool_connections`); PostgreSQL's pool calls it once. */
+  watchDbPool(read: () => DbPoolOccupancy): void;
+}
+
+/** A connection pool at one moment: connections lent out, connections free, and callers waiting for one. */
+export interface DbPoolOccupancy {
+  inUse: number;
+  idle: number;
+  waiting: number;
 }
 
 /**
@@ -22,8 +33,9 @@ export const EVENT_LOOP_SAMPLE_MS = 50;
 export function createMetrics(service: string, options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
+  let occupancy: (() => DbPoolOccupancy) | undefined;
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
-  return {
+  const metrics: Metrics = {
     registry,
     httpRequests: new Counter({
       name: 'http_requests_total',
@@ -61,5 +73,29 @@ export function createMetrics(service: string, options: { defaultMetrics?: boole
       help: 'Outbox rows not yet published',
       registers: [registry],
     }),
+    dbPoolAcquire: new Histogram({
+      name: 'db_pool_acquire_seconds',
+      help: 'Time a statement or transaction waited for a pooled PostgreSQL connection',
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers: [registry],
+    }),
+    watchDbPool(read) {
+      occupancy = read;
+    },
   };
+  // Read at scrape time: a pool's occupancy changes with every statement.
+  new Gauge({
+    name: 'db_pool_connections',
+    help: 'PostgreSQL pool: connections in use and idle, and callers waiting for one (state: in_use, idle, waiting)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const now = occupancy?.();
+      if (!now) return;
+      this.set({ state: 'in_use' }, now.inUse);
+      this.set({ state: 'idle' }, now.idle);
+      this.set({ state: 'waiting' }, now.waiting);
+    },
+  });
+  return metrics;
 }

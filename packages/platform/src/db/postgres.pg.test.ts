@@ -3,6 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPostgresDatabase } from '../testing/index';
 import pg from 'pg';
+import { createMetrics } from '../metrics';
 import { createPostgresDb, pipelined } from './postgres';
 import type { Db, Sql } from './types';
 
@@ -57,6 +58,48 @@ describe('a PostgreSQL database handle', () => {
     await relaxed.query('SELECT 1');
     await own.close();
     await expect(relaxed.query('SELECT 1')).rejects.toThrow();
+  });
+
+  it('when every pooled connection is busy, then /metrics shows the callers waiting and how long they waited for one', async () => {
+    const metrics = createMetrics('postgres_pool_test');
+    const own = createPostgresDb({ connectionString: url, schema: 'things', max: 2, metrics });
+    const occupancy = async () => Object.fromEntries((await metrics.registry.getSingleMetric('db_pool_connections')!.get()).values.map((v) => [v.labels.state, v.value]));
+    const waits = async () => {
+      // A histogram's values name their series: `…_bucket` (with `le`), `…_sum`, `…_count`.
+      const values = (await metrics.registry.getSingleMetric('db_pool_acquire_seconds')!.get()).values as Array<{ metricName?: string; labels: Record<string, unknown>; value: number }>;
+      const of = (name: string, le?: number) => values.find((v) => v.metricName === name && (le === undefined || v.labels.le === le))!.value;
+      return { count: of('db_pool_acquire_seconds_count'), sum: of('db_pool_acquire_seconds_sum'), within100ms: of('db_pool_acquire_seconds_bucket', 0.1) };
+    };
+    try {
+      await own.query('SELECT 1');
+      const holding = [own.transaction((tx) => tx.query('SELECT pg_sleep(0.3), $1::int AS n', [1])), own.query('SELECT pg_sleep(0.3), $1::int AS n', [2])];
+      await new Promise((r) => setTimeout(r, 100));
+      const waiter = own.query('SELECT $1::int AS n', [3]);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(await occupancy()).toMatchObject({ in_use: 2, waiting: 1 });
+      expect((await waiter).rows).toEqual([{ n: 3 }]);
+      await Promise.all(holding);
+      expect(await occupancy()).toEqual({ in_use: 0, idle: 2, waiting: 0 });
+      // Four checkouts: the first three found a connection at once, the fourth waited about 200 ms.
+      const waited = await waits();
+      expect(waited.count).toBe(4);
+      expect(waited.within100ms).toBe(3);
+      expect(waited.sum).toBeGreaterThan(0.1);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('when a statement on its own fails, then its connection is replaced, as the pool itself does, and the pool goes on answering', async () => {
+    const own = createPostgresDb({ connectionString: url, schema: 'things', max: 1 });
+    try {
+      const pid = async () => (await own.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const first = await pid();
+      await expect(own.query('SELECT 1 / $1::int AS n', [0])).rejects.toMatchObject({ code: '22012' });
+      expect(await pid()).not.toBe(first);
+    } finally {
+      await own.close();
+    }
   });
 
   describe('a transaction whose first statement travels with BEGIN (ADR 0012 amendment)', () => {

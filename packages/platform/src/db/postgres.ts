@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { AppError } from '../errors';
+import type { Metrics } from '../metrics';
 import { assertIdentifier, INT8_OID, parseInt8, type Db, type DbSession, type Sql } from './types';
 
 const typeParsers = {
@@ -13,6 +14,8 @@ export interface PostgresDbOptions {
   /** Pool size. Default 10. */
   max?: number;
   applicationName?: string;
+  /** Where to record each connection checkout's wait and the pool's occupancy (`/metrics`). */
+  metrics?: Pick<Metrics, 'dbPoolAcquire' | 'watchDbPool'>;
 }
 
 /**
@@ -209,12 +212,10 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
   const pool = new pg.Pool(config);
   // A broken idle connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  const { metrics } = options;
+  metrics?.watchDbPool(() => ({ inUse: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount }));
 
   const statement = preparedStatements();
-  const query: Sql['query'] = async <T>(text: string, params?: readonly unknown[]) => {
-    const result = await pool.query(statement(text, params)).catch(unavailable);
-    return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
-  };
 
   /**
    * A pooled client, watched: while a client is checked out the pool does not listen for its errors,
@@ -223,7 +224,9 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
    * true, any) instead of returning it to the pool.
    */
   const checkOut = async () => {
+    const asked = performance.now();
     const client = await pool.connect().catch(unavailable);
+    metrics?.dbPoolAcquire.observe((performance.now() - asked) / 1000);
     let broken: Error | undefined;
     const onError = (error: Error) => {
       broken = error;
@@ -237,6 +240,24 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
         client.release(broken ?? destroy);
       },
     };
+  };
+
+  /**
+   * A statement on its own, as the pool's own `query` runs it (a connection whose statement failed is
+   * replaced, so no prepared statement a schema change invalidated stays on it), with its wait measured.
+   */
+  const query: Sql['query'] = async <T>(text: string, params?: readonly unknown[]) => {
+    const { client, broken, release } = await checkOut();
+    let failed = false;
+    try {
+      const result = await client.query(statement(text, params));
+      return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+    } catch (error) {
+      failed = true;
+      return unavailable(broken() ?? error);
+    } finally {
+      release(failed ? true : undefined);
+    }
   };
 
   /**
