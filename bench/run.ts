@@ -243,8 +243,9 @@ interface ModeResult {
   hello: Awaited<ReturnType<typeof closedLoop>>;
   productList: Awaited<ReturnType<typeof closedLoop>>;
   search: Awaited<ReturnType<typeof closedLoop>>;
-  /** The first adds after the product list (code not yet optimized by V8), then the steady state. */
+  /** The first adds after the product list (code not yet optimized by V8). */
   addToCartCold: ReturnType<typeof percentiles>;
+  /** The next ones, while V8 still tiers the path up. */
   addToCartTiering: ReturnType<typeof percentiles>;
   /** Warm: after ADDS_COLD + ADDS_TIERING + ADDS_SETTLE adds. */
   addToCart: ReturnType<typeof percentiles>;
