@@ -7,7 +7,7 @@ export * from './http/idempotency';
 export * from './http/principal';
 export * from './auth/tokens';
 export * from './db/types';
-export { createPostgresDb, ensureDatabase, isTransientDatabaseError } from './db/postgres';
+export { createPostgresDb, databaseUrlOn, ensureDatabase, isTransientDatabaseError } from './db/postgres';
 export { openPglite, type SharedPglite } from './db/pglite';
 export { migrate, splitStatements } from './db/migrate';
 export { createVacuumSchedule } from './db/vacuum';

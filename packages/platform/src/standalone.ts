@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { commonConfig, csv, loadConfigOrExit } from './config';
-import { createPostgresDb, ensureDatabase } from './db/postgres';
+import { createPostgresDb, databaseUrlOn, ensureDatabase } from './db/postgres';
 import { createKafkaBus } from './bus/kafka';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
@@ -10,8 +10,8 @@ import { onShutdown } from './shutdown';
 export const distributedConfig = z.object({
   ...commonConfig,
   PORT: z.coerce.number().int().min(0).max(65535).describe('HTTP port of this service'),
-  DATABASE_URL: z.string().url().optional().describe("this service's PostgreSQL database; default postgres://postgres@127.0.0.1:5432/emporium_<service>"),
-  POSTGRES_ADMIN_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/postgres').describe('used once to create the service database if missing'),
+  DATABASE_URL: z.string().url().optional().describe("this service's PostgreSQL database; default <prefix>_<service> on the server of POSTGRES_ADMIN_URL"),
+  POSTGRES_ADMIN_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/postgres').describe('the PostgreSQL server: the service database (unless DATABASE_URL) is on it, and created through it if missing; ?host=/var/run/postgresql for its Unix socket'),
   KAFKA_BROKERS: csv.default(['127.0.0.1:9092']).describe('comma-separated Kafka bootstrap brokers'),
   KAFKA_NAMESPACE: z.string().regex(/^([a-zA-Z0-9_-]{1,60})?$/).default('').describe('prefix of every Kafka topic and consumer group (<namespace>.order-events); empty = none'),
   KAFKA_DELIVERY: z
@@ -30,7 +30,7 @@ export async function runStandalone(name: string, create: (deps: ServiceDeps) =>
   const config = loadConfigOrExit(name, distributedConfig);
   const logger = createLogger(name, config.LOG_LEVEL);
   const database = `${config.DATABASE_PREFIX}_${name}`;
-  const databaseUrl = config.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${database}`;
+  const databaseUrl = config.DATABASE_URL ?? databaseUrlOn(config.POSTGRES_ADMIN_URL, database);
   if (!config.DATABASE_URL) await untilAvailable(logger, 'create the database', () => ensureDatabase(config.POSTGRES_ADMIN_URL, database));
   const metrics = createMetrics(name);
   const db = createPostgresDb({ connectionString: databaseUrl, schema: name, max: config.DB_POOL_SIZE, applicationName: name, metrics });

@@ -404,6 +404,17 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
 }
 
 /** Creates the database if it does not exist (distributed mode: one database per service). */
+/**
+ * The connection string of `database` on the server `serverUrl` points at (its host, port, user and
+ * options, such as `?host=/var/run/postgresql` for the server's Unix socket), e.g. a service's
+ * database on the server of `POSTGRES_ADMIN_URL`.
+ */
+export function databaseUrlOn(serverUrl: string, database: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${assertIdentifier(database)}`;
+  return url.toString();
+}
+
 export async function ensureDatabase(adminConnectionString: string, database: string): Promise<void> {
   const name = assertIdentifier(database);
   const client = new pg.Client({ connectionString: adminConnectionString });

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { createInProcessBus, type InProcessBus } from '../bus/in-process';
-import { ensureDatabase } from '../db/postgres';
+import { databaseUrlOn, ensureDatabase } from '../db/postgres';
 import { assertIdentifier } from '../db/types';
 import { openPglite, type SharedPglite } from '../db/pglite';
 import { createLogger } from '../logger';
@@ -69,9 +69,7 @@ export async function freshPostgresDatabase(database: string): Promise<string> {
     await admin.end();
   }
   await ensureDatabase(POSTGRES_ADMIN_URL, database);
-  const url = new URL(POSTGRES_ADMIN_URL);
-  url.pathname = `/${database}`;
-  return url.toString();
+  return databaseUrlOn(POSTGRES_ADMIN_URL, database);
 }
 
 /**
