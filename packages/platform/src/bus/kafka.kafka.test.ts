@@ -6,11 +6,12 @@
 import { connect } from 'node:net';
 import { pino } from 'pino';
 import kafkajs from 'kafkajs';
-import type { Consumer } from 'kafkajs';
+import type { Admin, Consumer } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeEventBusContract, pollUntil } from './contract-suite';
 import { createKafkaBus } from './kafka';
 import { createKafkaGroupOps } from './kafka-ops';
+import type { IncomingMessage } from './types';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
   .split(',')
@@ -294,4 +295,67 @@ describe('kafka bus routing (delivery topics per consumer group)', () => {
       await admin.disconnect();
     }
   });
+});
+
+describe('kafka bus: a subscription that waits for unread messages (wakeOnUnread, the dead-letter recorders)', () => {
+  const members = async (admin: Admin, groupId: string) => (await admin.describeGroups([groupId])).groups[0]?.members.length ?? 0;
+
+  it('keeps no group member while its topic holds nothing unread, and joins at once when this bus parks a message there, long before its next check', async () => {
+    await assertBrokerReachable();
+    const namespace = `dormant-${Math.random().toString(36).slice(2, 8)}`;
+    const bus = createKafkaBus({ brokers, clientId: 'emporium-dormant-test', logger, namespace, unreadCheckIntervalMs: 60_000 });
+    const admin = new kafkajs.Kafka({ brokers, clientId: 'emporium-dormant-test-admin', logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const recorded: IncomingMessage[] = [];
+      const recorder = await bus.subscribe({ group: 'recorder', topics: ['dormant-a.dlq'], wakeOnUnread: true, handler: async (message) => void recorded.push(message) });
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(await members(admin, `${namespace}.recorder`)).toBe(0);
+
+      await bus.subscribe({ group: 'worker', topics: ['dormant-a'], maxAttempts: 1, handler: async () => Promise.reject(new Error('poison')) });
+      await bus.publish([{ topic: 'dormant-a', key: 'k', value: 'poison' }]);
+      await pollUntil(() => recorded.length === 1, 30_000, () => 'the parked message to reach the recorder');
+      expect(recorded[0]).toMatchObject({ topic: 'dormant-a.dlq', key: 'k', value: 'poison' });
+      expect(await members(admin, `${namespace}.recorder`)).toBe(1);
+      await recorder.stop();
+    } finally {
+      await admin.disconnect();
+      await bus.close();
+      await dropNamespace(namespace);
+    }
+  }, 60_000);
+
+  it('reads what was unread when it subscribed at once, finds what another process parks at its next check, and stops (or closes with its bus) while it still waits', async () => {
+    await assertBrokerReachable();
+    const namespace = `dormant-${Math.random().toString(36).slice(2, 8)}`;
+    const watching = createKafkaBus({ brokers, clientId: 'emporium-dormant-watch', logger, namespace, unreadCheckIntervalMs: 300 });
+    const other = createKafkaBus({ brokers, clientId: 'emporium-dormant-other', logger, namespace });
+    const admin = new kafkajs.Kafka({ brokers, clientId: 'emporium-dormant-test-admin', logLevel: kafkajs.logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      await other.publish([{ topic: 'dormant-b.dlq', key: 'k', value: 'before' }]);
+      const early: string[] = [];
+      const reader = await watching.subscribe({ group: 'early', topics: ['dormant-b.dlq'], wakeOnUnread: true, handler: async (message) => void early.push(message.value) });
+      await pollUntil(() => early.length === 1, 20_000, () => 'the message that was there before the subscription');
+      await reader.stop();
+
+      const later: string[] = [];
+      await watching.subscribe({ group: 'later', topics: ['dormant-c.dlq'], wakeOnUnread: true, handler: async (message) => void later.push(message.value) });
+      const idle = await watching.subscribe({ group: 'idle', topics: ['dormant-d.dlq'], wakeOnUnread: true, handler: async () => undefined });
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(await members(admin, `${namespace}.later`)).toBe(0);
+      await other.publish([{ topic: 'dormant-c.dlq', key: 'k', value: 'parked elsewhere' }]);
+      await pollUntil(() => later.length === 1, 20_000, () => 'the message another process parked');
+      expect(later).toEqual(['parked elsewhere']);
+
+      const stopping = Date.now();
+      await idle.stop();
+      expect(Date.now() - stopping).toBeLessThan(2_000);
+      expect(await members(admin, `${namespace}.idle`)).toBe(0);
+    } finally {
+      await admin.disconnect();
+      await Promise.all([watching.close(), other.close()]);
+      await dropNamespace(namespace);
+    }
+  }, 60_000);
 });

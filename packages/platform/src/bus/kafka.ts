@@ -15,6 +15,10 @@
  *   topics instead of the whole topics, so a group fetches only what it handles; it first finishes
  *   what it had left unread on the whole topics, if it read them before (an upgrade).
  *   Parked messages of a delivery topic go to the dead-letter topic of the topic it copies.
+ * - A `wakeOnUnread` subscription (the dead-letter recorders) keeps no group member while its topics
+ *   hold nothing its group has not read: it checks the offsets every `unreadCheckIntervalMs`, and at
+ *   once when a subscription of this bus parks a message on one of its topics, and only then joins
+ *   the group (and stays). An idle member costs fetches and heartbeats, on the client and the broker.
  * - Topics (and their dead-letter topics) are created on first use with the configured partition count.
  * - `namespace` prefixes every topic and group on the broker (`<namespace>.order-events`), so
  *   several installations (or test runs) can share one cluster without seeing each other's events;
@@ -67,6 +71,8 @@ export interface KafkaBusOptions {
    * with `deliverTo` are written to the delivery topics either way.
    */
   delivery?: 'routed' | 'aggregate';
+  /** How often a `wakeOnUnread` subscription without a member checks for unread messages. Default 5 s. */
+  unreadCheckIntervalMs?: number;
 }
 
 /** How a namespace maps the names services use to the names on the broker, and back. */
@@ -90,6 +96,9 @@ const SESSION_TIMEOUT_MS = 10_000;
 const HEARTBEAT_INTERVAL_MS = 1_000;
 /** How long members get to rejoin during a rebalance before they are dropped. */
 const REBALANCE_TIMEOUT_MS = 10_000;
+
+/** How often a dormant (`wakeOnUnread`) subscription looks for messages its group has not read. */
+const UNREAD_CHECK_INTERVAL_MS = 5_000;
 
 /** How often a routed subscription checks whether it has caught up on the whole topics (upgrade only). */
 const CATCH_UP_POLL_MS = 250;
@@ -152,6 +161,8 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
   let adminConnected: Promise<void> | undefined;
   const topicsReady = new Map<string, Promise<void>>();
   const subscriptions = new Set<KafkaSubscription>();
+  /** `wakeOnUnread` subscriptions, with or without their member yet. */
+  const dormant = new Set<DormantSubscription>();
 
   const connectProducer = (): Promise<void> => {
     producerConnected ??= producer.connect().catch((error: unknown) => {
@@ -273,6 +284,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
   const subscribe = async (requested: SubscribeOptions): Promise<Subscription> => {
     if (closed) throw new Error('kafka bus is closed');
     if (requested.topics.length === 0) throw new Error('subscribe() needs at least one topic');
+    if (requested.wakeOnUnread) return wakeOnUnread(requested);
     if (!requested.routed || delivery === 'aggregate') return consume(requested);
     await catchUpOnWholeTopics(requested);
     return consume({ ...requested, topics: requested.topics.map((topic) => deliveryTopic(topic, requested.group)) });
@@ -324,6 +336,48 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     logger.info({ group: requested.group }, 'caught up on the whole topics; reading the delivery topics');
   };
 
+  /**
+   * Whether `topics` hold messages `group` has not read: past its committed offset, or, where it has
+   * none (a new group starts from the beginning), past the partition's first offset still kept.
+   */
+  const hasUnread = async (group: string, topics: readonly string[]): Promise<boolean> => {
+    await connectAdmin();
+    const brokerTopics = topics.map(names.topic);
+    const committed = await admin.fetchOffsets({ groupId: names.group(group), topics: brokerTopics });
+    const read = new Map(committed.flatMap(({ topic, partitions: list }) => list.map((p): [string, bigint] => [`${topic}|${p.partition}`, BigInt(p.offset)])));
+    for (const topic of brokerTopics) {
+      for (const p of await admin.fetchTopicOffsets(topic)) {
+        const at = read.get(`${topic}|${p.partition}`) ?? -1n;
+        const low = BigInt(p.low);
+        if (BigInt(p.high) > (at > low ? at : low)) return true;
+      }
+    }
+    return false;
+  };
+
+  /** A subscription that joins its group only once its topics hold something for it (see the top). */
+  const wakeOnUnread = async (requested: SubscribeOptions): Promise<Subscription> => {
+    await ensureTopics(requested.topics);
+    const watcher = new DormantSubscription(
+      requested,
+      () => hasUnread(requested.group, requested.topics),
+      () => consume(requested),
+      options.unreadCheckIntervalMs ?? UNREAD_CHECK_INTERVAL_MS,
+      logger,
+      () => dormant.delete(watcher),
+    );
+    dormant.add(watcher);
+    await watcher.start();
+    return watcher;
+  };
+
+  /** Parks messages on dead-letter topics, then wakes the dormant subscriptions that read them. */
+  const park = async (messages: readonly OutgoingMessage[]): Promise<void> => {
+    await send(messages);
+    const topics = new Set(messages.map((message) => message.topic));
+    for (const watcher of dormant) if (watcher.reads(topics)) watcher.checkNow();
+  };
+
   const consume = async (subscribeOptions: SubscribeOptions): Promise<Subscription> => {
     if (closed) throw new Error('kafka bus is closed');
     await ensureTopics(subscribeOptions.topics);
@@ -339,7 +393,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
       consumer,
       subscribeOptions,
       logger,
-      send,
+      park,
       () => subscriptions.delete(subscription),
       names,
       subscribeOptions.metrics ?? options.metrics,
@@ -406,7 +460,7 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
     closed = true;
     // Consumers first: kafkajs disconnect() waits for the eachMessage in flight (which may still
     // need the producer to dead-letter a message), then commits and leaves the group.
-    await Promise.allSettled([...subscriptions].map((subscription) => subscription.stop()));
+    await Promise.allSettled([...dormant, ...subscriptions].map((subscription) => subscription.stop()));
     await Promise.allSettled([
       producerConnected ? producer.disconnect() : undefined,
       adminConnected ? admin.disconnect() : undefined,
@@ -414,6 +468,95 @@ export function createKafkaBus(options: KafkaBusOptions): EventBus {
   };
 
   return { kind: 'kafka', publish, subscribe, isReady, retention, close };
+}
+
+/**
+ * A `wakeOnUnread` subscription: no group member (no fetches, no heartbeats) until a check finds
+ * messages its group has not read; then the member joins (`join`) and stays until stop(). A check
+ * that fails (the broker away) is tried again at the next interval.
+ */
+class DormantSubscription implements Subscription {
+  readonly group: string;
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+  private again = false;
+  private member: Promise<Subscription> | undefined;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+
+  constructor(
+    private readonly options: SubscribeOptions,
+    private readonly hasUnread: () => Promise<boolean>,
+    private readonly join: () => Promise<Subscription>,
+    private readonly intervalMs: number,
+    private readonly logger: Logger,
+    private readonly onStopped: () => void,
+  ) {
+    this.group = options.group;
+  }
+
+  /** Checks once (so what is already unread is read at once), then on the interval. */
+  async start(): Promise<void> {
+    this.timer = setInterval(() => this.checkNow(), this.intervalMs);
+    this.timer.unref();
+    this.checkNow();
+    await this.checking;
+  }
+
+  reads(topics: ReadonlySet<string>): boolean {
+    return this.options.topics.some((topic) => topics.has(topic));
+  }
+
+  /** Checks now (or right after the check in flight, which may have read the offsets too early). */
+  checkNow(): void {
+    if (this.stopping || this.member) return;
+    if (this.checking) {
+      this.again = true;
+      return;
+    }
+    this.checking = (async () => {
+      do {
+        this.again = false;
+        try {
+          if (await this.hasUnread()) this.wake();
+        } catch (error) {
+          this.logger.info({ group: this.group, err: error }, 'could not check for unread messages; trying again at the next interval');
+        }
+      } while (this.again && !this.stopping && !this.member);
+    })().finally(() => (this.checking = undefined));
+  }
+
+  private wake(): void {
+    if (this.stopping || this.member) return;
+    clearInterval(this.timer);
+    this.logger.info({ group: this.group, topics: this.options.topics }, 'unread messages: the group member joins');
+    const member = this.join();
+    this.member = member;
+    member.catch((error: unknown) => {
+      // The join failed (the broker away): back to checking.
+      this.logger.warn({ group: this.group, err: error }, 'could not join the group; checking again at the next interval');
+      this.member = undefined;
+      if (this.stopping) return;
+      this.timer = setInterval(() => this.checkNow(), this.intervalMs);
+      this.timer.unref();
+    });
+  }
+
+  /** Whether the member has joined (for the tests). */
+  get awake(): boolean {
+    return this.member !== undefined;
+  }
+
+  stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    this.stopped ??= (async () => {
+      await this.checking;
+      const member = await this.member?.catch(() => undefined);
+      await member?.stop();
+    })().finally(() => this.onStopped());
+    return this.stopped;
+  }
 }
 
 class KafkaSubscription implements Subscription {

@@ -59,6 +59,14 @@ export interface SubscribeOptions {
   routed?: boolean;
   /** Where `events_dead_lettered_total` is counted for this group; else the bus's own metrics, if any. */
   metrics?: Pick<Metrics, 'eventsDeadLettered'>;
+  /**
+   * The topics are rarely written (dead-letter topics): a bus whose idle group member costs
+   * something (Kafka: a fetch every 500 ms and a heartbeat every second) may keep none until the
+   * topics hold messages the group has not read, then join and stay. What is unread when it
+   * subscribes, or published later, is still delivered, within the bus's check interval (Kafka: 5 s;
+   * at once for what this bus parks itself). The in-process bus delivers as it always does.
+   */
+  wakeOnUnread?: boolean;
 }
 
 export interface Subscription {

@@ -169,6 +169,8 @@ export function createDeadLetterOps(options: DeadLetterOpsOptions): DeadLetterOp
       recorder = await bus.subscribe({
         group: `${group}.dead-letters`,
         topics: options.topics.map(deadLetterTopic),
+        // Parked events are rare: no group member (fetches, heartbeats) until there is one to record.
+        wakeOnUnread: true,
         // Recording only fails while the database does: keep retrying rather than park a parked event.
         maxAttempts: 10_000,
         retryBackoffMs: 200,
