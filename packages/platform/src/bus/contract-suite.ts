@@ -125,6 +125,31 @@ export function describeEventBusContract(
     );
 
     it(
+      'when groups that wait for unread messages (wakeOnUnread) subscribe, then each receives once what was published before it subscribed and what is published later',
+      async () => {
+        const topic = unique('rarely.dlq');
+        await bus.publish([{ topic, key: 'k1', value: 'before' }]);
+        const early: string[] = [];
+        await subscribe(bus, { group: unique('early-group'), topics: [topic], wakeOnUnread: true, handler: async (message) => void early.push(message.value) });
+        // A group whose topic holds nothing yet when it subscribes.
+        const quiet = unique('quiet.dlq');
+        const late: string[] = [];
+        await subscribe(bus, { group: unique('late-group'), topics: [quiet], wakeOnUnread: true, handler: async (message) => void late.push(message.value) });
+        await bus.publish([
+          { topic, key: 'k1', value: 'after' },
+          { topic: quiet, key: 'k2', value: 'later' },
+        ]);
+        await waitFor(
+          () => early.length >= 2 && late.length >= 1,
+          () => `2 messages for the early group (got ${early.length}) and 1 for the late one (got ${late.length})`,
+        );
+        expect(early).toEqual(['before', 'after']);
+        expect(late).toEqual(['later']);
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
       'when messages with the same key are published, then each key receives them in publish order',
       async () => {
         const topic = unique('order');
