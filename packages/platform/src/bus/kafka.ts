@@ -533,18 +533,13 @@ class DormantSubscription implements Subscription {
     const member = this.join();
     this.member = member;
     member.catch((error: unknown) => {
-      // The join failed (the broker away): back to checking.
-      this.logger.warn({ group: this.group, err: error }, 'could not join the group; checking again at the next interval');
       this.member = undefined;
       if (this.stopping) return;
+      // The join failed (the broker away): back to checking.
+      this.logger.warn({ group: this.group, err: error }, 'could not join the group; checking again at the next interval');
       this.timer = setInterval(() => this.checkNow(), this.intervalMs);
       this.timer.unref();
     });
-  }
-
-  /** Whether the member has joined (for the tests). */
-  get awake(): boolean {
-    return this.member !== undefined;
   }
 
   stop(): Promise<void> {
