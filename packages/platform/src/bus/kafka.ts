@@ -523,7 +523,11 @@ class DormantSubscription implements Subscription {
           this.logger.info({ group: this.group, err: error }, 'could not check for unread messages; trying again at the next interval');
         }
       } while (this.again && !this.stopping && !this.member);
-    })().finally(() => (this.checking = undefined));
+    })().finally(() => {
+      this.checking = undefined;
+      // A checkNow() after the loop's last test, while this check was ending, only asked for another.
+      if (this.again) this.checkNow();
+    });
   }
 
   private wake(): void {
