@@ -403,7 +403,6 @@ export function createPostgresDb(options: PostgresDbOptions): Db {
   return db;
 }
 
-/** Creates the database if it does not exist (distributed mode: one database per service). */
 /**
  * The connection string of `database` on the server `serverUrl` points at (its host, port, user and
  * options, such as `?host=/var/run/postgresql` for the server's Unix socket), e.g. a service's
@@ -415,6 +414,7 @@ export function databaseUrlOn(serverUrl: string, database: string): string {
   return url.toString();
 }
 
+/** Creates the database if it does not exist (distributed mode: one database per service). */
 export async function ensureDatabase(adminConnectionString: string, database: string): Promise<void> {
   const name = assertIdentifier(database);
   const client = new pg.Client({ connectionString: adminConnectionString });
