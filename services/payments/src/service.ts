@@ -28,6 +28,8 @@ export interface PaymentsTimings {
   providerRetryIntervalMs?: number;
   /** `provider_calls` is vacuumed after this many calls ended, or a minute after the last time. Default 1,000. */
   providerCallsVacuumAfter?: number;
+  /** Calls of different payments with the processor at once. Default DEFAULT_CALLS_AT_ONCE. */
+  processorCallsAtOnce?: number;
 }
 
 export type PaymentsOptions = PaymentsTimings &
@@ -61,7 +63,7 @@ export async function createPaymentsService(deps: ServiceDeps, options: Payments
       if (outcome?.events.length) deps.logger.info({ paymentId: id, orderId: outcome.payment.orderId }, 'authorization expired before capture');
     }
   };
-  const calls = createProviderCalls({ store, provider, logger: deps.logger, pollIntervalMs: options.providerRetryIntervalMs, vacuumAfterCalls: options.providerCallsVacuumAfter });
+  const calls = createProviderCalls({ store, provider, logger: deps.logger, pollIntervalMs: options.providerRetryIntervalMs, vacuumAfterCalls: options.providerCallsVacuumAfter, callsAtOnce: options.processorCallsAtOnce });
   const idempotency = createIdempotency({ db: deps.db, logger: deps.logger });
   paymentsRoutes(app, store, provider, idempotency);
   return defineService({

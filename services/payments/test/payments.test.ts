@@ -36,6 +36,8 @@ describe('payments over HTTP and events on the embedded database, with the sandb
   const looks: Array<{ read: string[]; underWay: string[] }> = [];
   /** Authorizations paying with these tokens wait at the processor until the promise resolves. */
   const heldTokens = new Map<string, Promise<void>>();
+  /** Calls the worker makes at once here: few, so a test can fill every place. */
+  const CALLS_AT_ONCE = 8;
   let orderNumber = 0;
   let shiftMs = 0;
   const startProcessor = (port = 0) =>
@@ -75,7 +77,7 @@ describe('payments over HTTP and events on the embedded database, with the sandb
     };
     const deps = { ...base, db: recording, logger: createLogger('payments', 'trace', sink) };
     db = deps.db;
-    payments = await createPaymentsService(deps, { provider, providerRetryIntervalMs: 100 });
+    payments = await createPaymentsService(deps, { provider, providerRetryIntervalMs: 100, processorCallsAtOnce: CALLS_AT_ONCE });
     await payments.start();
   });
   afterAll(async () => {
@@ -281,8 +283,8 @@ describe('payments over HTTP and events on the embedded database, with the sandb
 
     it('when more payments wait at the processor than are called at once, then the rest wait their turn, no look reads a call under way, and all are authorized once it answers', async () => {
       const first = looks.length;
-      // Eight calls at once (CALLS_AT_ONCE): the ninth and tenth wait for a free place.
-      const held = await Promise.all(Array.from({ length: 8 }, (_, i) => heldAuthorization(`ord-busy-${++orderNumber}-${i}`, 900 + i)));
+      // Every place taken (CALLS_AT_ONCE calls at once): two more wait for a free place.
+      const held = await Promise.all(Array.from({ length: CALLS_AT_ONCE }, (_, i) => heldAuthorization(`ord-busy-${++orderNumber}-${i}`, 900 + i)));
       const waitingTokens = await Promise.all([tokenize('4242424242424242'), tokenize('4242424242424242')]);
       let releaseWaiting!: () => void;
       const waitingHeld = new Promise<void>((resolve) => (releaseWaiting = resolve));
@@ -297,7 +299,7 @@ describe('payments over HTTP and events on the embedded database, with the sandb
       // Polls every 100 ms meanwhile: with every place taken, none is made, and no call is made twice.
       await new Promise((resolve) => setTimeout(resolve, 350));
       expect(waiting.filter((id) => authorizeCalls.includes(id))).toEqual([]);
-      expect(authorizing.size).toBe(8);
+      expect(authorizing.size).toBe(CALLS_AT_ONCE);
 
       for (const h of held) await h.answer();
       releaseWaiting();
@@ -310,7 +312,7 @@ describe('payments over HTTP and events on the embedded database, with the sandb
       const busyLooks = looks.slice(first);
       expect(busyLooks.length).toBeGreaterThan(0);
       expect(busyLooks.flatMap((look) => look.underWay)).toEqual([]);
-      expect(Math.max(...busyLooks.map((look) => look.read.length))).toBeLessThanOrEqual(9);
+      expect(Math.max(...busyLooks.map((look) => look.read.length))).toBeLessThanOrEqual(CALLS_AT_ONCE + 1);
     });
 
     it('when the payment changes while its call is with the processor, then the answer is recorded on the payment as it is now, not as the call read it', async () => {

@@ -92,15 +92,21 @@ export interface ProviderCallsOptions {
   pollIntervalMs?: number;
   /** The worker vacuums `provider_calls` after this many calls ended (default 1,000), or at a poll a minute after the last time. */
   vacuumAfterCalls?: number;
+  /** Calls of different payments with the processor at once (default DEFAULT_CALLS_AT_ONCE). */
+  callsAtOnce?: number;
 }
 
 /**
  * Calls of different payments go to the processor side by side, up to this many at once: made one
  * at a time, every payment's call waited for the round trips (processor and database) of all the
  * calls before it. A payment's own calls stay in order (dueCalls gives only the oldest of each
- * payment, and a call stays listed until it is done).
+ * payment, and a call stays listed until it is done). A call holds no database connection while it
+ * is with the processor, so the limit is the processor's: with 8, calls queued behind the slots
+ * whenever calls slowed down (payments' handling p50 1.4 and 4.7 s at 50 checkouts/s offered on a
+ * busy machine, 0.6 s with 32, and no better with 64; bench/RESULTS.md, session 26). At Stripe's few
+ * hundred milliseconds a call, 32 at once are about 60 calls a second per instance.
  */
-const CALLS_AT_ONCE = 8;
+export const DEFAULT_CALLS_AT_ONCE = 32;
 
 /** At most this long between two vacuums of `provider_calls` while calls are being made. */
 const VACUUM_INTERVAL_MS = 60_000;
@@ -112,7 +118,7 @@ const backoffMs = (attempts: number) => Math.min(500 * 2 ** Math.min(attempts, 1
  * commits. A processor that cannot be reached leaves the call waiting, retried with backoff:
  * the order waits for its payment rather than failing.
  */
-export function createProviderCalls({ store, provider, logger, pollIntervalMs = 1000, vacuumAfterCalls = 1000 }: ProviderCallsOptions) {
+export function createProviderCalls({ store, provider, logger, pollIntervalMs = 1000, vacuumAfterCalls = 1000, callsAtOnce = DEFAULT_CALLS_AT_ONCE }: ProviderCallsOptions) {
   const log = logger.child({ component: 'provider-calls' });
 
   /** Makes one call and records its answer; true when it is due again at once (a stale answer). */
@@ -162,7 +168,7 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
   /**
    * Looks for due calls and starts those not being made yet, without waiting for the calls already
    * under way: a call queued while others are with the processor starts at once (up to
-   * CALLS_AT_ONCE), rather than after the slowest of them. One look at a time; a wake-up during a
+   * callsAtOnce), rather than after the slowest of them. One look at a time; a wake-up during a
    * look makes it look again right after. A look reads only calls it could start: behind a backlog,
    * every ended call brings a look, and reading the calls under way again (with their payments) each
    * time made a payments instance slower the further behind it was.
@@ -176,18 +182,18 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
       do {
         lookAgain = false;
         leftOver = false;
-        if (inFlight.size >= CALLS_AT_ONCE) {
+        if (inFlight.size >= callsAtOnce) {
           leftOver = true;
           return;
         }
         // As many as there is room for, and one more to learn whether more are waiting. The calls
         // under way are left out, so one that ends while the look runs cannot be listed as due again.
-        const limit = CALLS_AT_ONCE - inFlight.size + 1;
+        const limit = callsAtOnce - inFlight.size + 1;
         const due = await store.dueCalls(limit, [...inFlight.keys()]);
         for (const call of due) {
           if (stopped) return;
           if (inFlight.has(call.id)) continue;
-          if (inFlight.size >= CALLS_AT_ONCE) {
+          if (inFlight.size >= callsAtOnce) {
             leftOver = true;
             break;
           }
@@ -196,7 +202,7 @@ export function createProviderCalls({ store, provider, logger, pollIntervalMs = 
         // An answer cut at the room there was may leave calls waiting: look again now if places freed
         // while the look ran, or else when the next call ends.
         if (due.length === limit) {
-          if (inFlight.size < CALLS_AT_ONCE) lookAgain = true;
+          if (inFlight.size < callsAtOnce) lookAgain = true;
           else leftOver = true;
         }
       } while (lookAgain);
