@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alternatingLoops, type HttpResult } from './lib';
+import { alternatingLoops, describeBroker, type HttpResult } from './lib';
 
 /** A request that answers after `ms` and records which loop sent it and when. */
 const timedRequest = (name: string, ms: number, log: Array<{ name: string; at: number }>, status = 200) => async (): Promise<HttpResult> => {
@@ -29,5 +29,19 @@ describe('loops measured in turns', () => {
     // Every slow answer is an error, and only those of the three measured slices count (not the warm-up's).
     expect(slow.errors).toBe(runs.filter((r) => r.name === 'slow').slice(1).reduce((n, r) => n + r.sent, 0));
     expect(slow.latency.p50).toBe(10);
+  });
+});
+
+describe('the broker in the machine line', () => {
+  const args = ['java', '-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true', '-cp', '/repo/.kafka/libs/*', 'kafka.Kafka', 'server.properties'];
+
+  it('names the version from the broker jar, the JVM flags, and how long it has been up', () => {
+    const libs = ['kafka-clients-3.9.1.jar', 'kafka_2.13-3.9.1.jar', 'zstd-jni-1.5.6-4.jar'];
+    expect(describeBroker(args, libs, 95)).toBe('Apache Kafka 3.9.1 (KRaft, 1 broker, -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20; up 95 s when the run began)');
+    expect(describeBroker(args, libs, 3_600)).toContain('up 60 min when the run began');
+  });
+
+  it('says so when the broker jar is not among the libraries', () => {
+    expect(describeBroker(args, ['kafka-clients-3.9.1.jar'], 10)).toContain('Apache Kafka version unknown');
   });
 });

@@ -340,5 +340,32 @@ export function machine(): string {
   } catch {
     // not installed
   }
-  return `${cpu.length} × ${cpu[0]?.model.trim()}, ${round(totalmem() / 1024 ** 3, 0)} GiB RAM, Linux; Node ${process.version}; PostgreSQL ${postgres}; Apache Kafka 3.9.1 (KRaft, 1 broker, -Xmx512m)`;
+  return `${cpu.length} × ${cpu[0]?.model.trim()}, ${round(totalmem() / 1024 ** 3, 0)} GiB RAM, Linux; Node ${process.version}; PostgreSQL ${postgres}; ${broker()}`;
+}
+
+/**
+ * The broker as it runs: version, JVM flags and how long it has been up. A broker started minutes
+ * before a run spends part of it compiling its own code (bench/RESULTS.md, sessions 15 and 25).
+ */
+export function describeBroker(args: readonly string[], libs: readonly string[], upSeconds: number): string {
+  const version = libs.map((jar) => /^kafka_[\d.]+-([\w.-]+)\.jar$/.exec(jar)?.[1]).find(Boolean) ?? 'version unknown';
+  const flags = args.filter((a) => a.startsWith('-X')).join(' ');
+  const up = upSeconds < 120 ? `${Math.round(upSeconds)} s` : `${Math.round(upSeconds / 60)} min`;
+  return `Apache Kafka ${version} (KRaft, 1 broker, ${flags}; up ${up} when the run began)`;
+}
+
+function broker(): string {
+  const pid = kafkaPid();
+  if (pid === undefined) return 'no Kafka broker on 9092';
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const classPath = args[args.indexOf('-cp') + 1] ?? '';
+    const libs = classPath.endsWith('/*') ? readdirSync(classPath.slice(0, -2)) : [];
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const startedTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const uptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    return describeBroker(args, libs, uptime - startedTicks / 100);
+  } catch {
+    return `Apache Kafka (pid ${pid}, not readable)`;
+  }
 }

@@ -21,6 +21,7 @@
 #                          only read when .kafka/libs is fetched: delete that folder to switch versions
 #   KAFKA_START_TIMEOUT    seconds to wait for the broker    (default 90)
 #   KAFKA_HEAP_OPTS        JVM heap flags                    (default -Xms256m -Xmx512m)
+#   KAFKA_JVM_OPTS         other JVM flags                   (default -XX:+UseG1GC -XX:MaxGCPauseMillis=20)
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,6 +33,7 @@ KAFKA_ADVERTISED_PORT="${KAFKA_ADVERTISED_PORT:-${KAFKA_PORT}}"
 KAFKA_HOME_DIR="${KAFKA_HOME_DIR:-${REPO_ROOT}/.kafka}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
 
 LIBS_DIR="${KAFKA_LIBS_DIR:-${KAFKA_HOME_DIR}/libs}"
 CONFIG_DIR="${KAFKA_HOME_DIR}/config"
@@ -160,8 +162,8 @@ EOF
 
 java_opts() {
   # shellcheck disable=SC2206
-  local heap=(${KAFKA_HEAP_OPTS})
-  JAVA_OPTS=("${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
+  local heap=(${KAFKA_HEAP_OPTS}) jvm=(${KAFKA_JVM_OPTS})
+  JAVA_OPTS=("${heap[@]}" "${jvm[@]}" -Djava.awt.headless=true
     "-Dlog4j.configuration=file:${LOG4J_PROPERTIES}" "-Dkafka.logs.dir=${LOGS_DIR}")
 }
 
