@@ -71,6 +71,11 @@ export async function createPaymentsService(deps: ServiceDeps, options: Payments
     deps,
     app,
     migrationsDir: MIGRATIONS,
+    // Each event locks only its own order's payment (events of one order share a partition), so
+    // runs of different partitions commit side by side without deadlocking. One at a time, the
+    // payment requests waited behind each other's transactions: delivery p50 at 50 checkouts/s
+    // offered 644–936 ms, side by side 140–222 ms (bench/RESULTS.md, session 26).
+    parallelRuns: true,
     background: [idempotency.cleanupTask(), every(options.authorizationExpiryIntervalMs ?? 60_000, deps.logger, 'expire-authorizations', expireDue), calls.task()],
     handlers: paymentHandlers({ store, providerName: provider.name, newPaymentId: () => `pay_${randomBytes(12).toString('hex')}`, callQueued: calls.queued }),
   });

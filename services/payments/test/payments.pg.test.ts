@@ -55,11 +55,50 @@ describe('payments on PostgreSQL with the card processor in its own database (di
     }, 15_000, `payment of ${orderId}`);
   };
 
+  const orderEvent = (type: 'order_payment_requested' | 'order_capture_requested', orderId: string, data: Record<string, unknown>) => ({
+    topic: 'order-events',
+    key: orderId,
+    value: JSON.stringify(makeEnvelope({ type, source: 'test', key: orderId, data: { orderId, ...data } as never })),
+  });
+  const deadlocks = async () => {
+    // Statistics reach pg_stat_database within a second of the transaction that counted them.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await paymentsDb.query('SELECT pg_stat_clear_snapshot()');
+    return Number((await paymentsDb.query<{ deadlocks: string }>('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()')).rows[0]!.deadlocks);
+  };
+
   it('when orders ask for payments, then the processor authorizes or declines them through the stripe SDK, outside the event transaction', async () => {
     const run = Date.now().toString(36);
     expect(await pay(`pg-ok-${run}`, 'tok_success')).toMatchObject({ status: 'authorized', providerRef: expect.stringMatching(/^pi_/) });
     expect(await pay(`pg-no-${run}`, 'tok_insufficient_funds')).toMatchObject({ status: 'declined', declineCode: 'insufficient_funds' });
     const { rows } = await processorDb.query<{ status: string }>('SELECT status FROM payment_intents ORDER BY created_at');
     expect(rows.map((r) => r.status)).toEqual(['requires_capture', 'requires_payment_method']);
+  });
+
+  it('when the payments and captures of forty orders arrive on every partition at once, then the runs commit side by side without a deadlock, and each payment is authorized and captured once', async () => {
+    const run = Date.now().toString(36);
+    const orders = Array.from({ length: 40 }, (_, i) => `pg-many-${run}-${i}`);
+    const before = await deadlocks();
+    await bus.publish(orders.map((orderId) => orderEvent('order_payment_requested', orderId, { customerId: 'c-1', amount: 1000, currency: 'EUR', paymentMethod: 'credit_card', paymentToken: 'tok_success' })));
+    const paymentOf = new Map<string, string>();
+    await eventually(async () => {
+      for (const orderId of orders.filter((o) => !paymentOf.has(o))) {
+        const body = (await payments.app.inject(`/api/payments?orderId=${orderId}`)).json<{ id?: string; status?: string }>();
+        if (body.status === 'authorized') paymentOf.set(orderId, body.id!);
+      }
+      return paymentOf.size === orders.length;
+    }, 30_000, 'forty authorizations');
+    await bus.publish(orders.map((orderId) => orderEvent('order_capture_requested', orderId, { paymentId: paymentOf.get(orderId), amount: 1000, currency: 'EUR' })));
+    await eventually(async () => {
+      const { rows } = await paymentsDb.query<{ n: string }>("SELECT count(*) AS n FROM payments WHERE order_id = ANY($1) AND status = 'captured'", [orders]);
+      return Number(rows[0]!.n) === orders.length;
+    }, 30_000, 'forty captures');
+
+    const { rows: calls } = await paymentsDb.query<{ kind: string; n: number }>(
+      'SELECT kind, count(*)::int AS n FROM payment_transactions WHERE payment_id = ANY($1) GROUP BY kind ORDER BY kind',
+      [[...paymentOf.values()]],
+    );
+    expect(calls).toEqual([{ kind: 'authorize', n: 40 }, { kind: 'capture', n: 40 }]);
+    expect(await deadlocks()).toBe(before);
   });
 });
