@@ -18,7 +18,7 @@ const MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 /** Card networks hold an uncaptured authorization for about 7 days. */
 export const DEFAULT_AUTHORIZATION_LIFETIME_MS = 7 * 24 * 60 * 60_000;
 
-/** Timings of payments, whatever the processor. */
+/** Timings and limits of payments, whatever the processor. */
 export interface PaymentsTimings {
   /** How long an authorization holds before it lapses uncaptured; match the processor's. Default 7 days. */
   authorizationLifetimeMs?: number;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeEnvelope } from '@emporium/contracts';
+import { makeEnvelope, type EventData } from '@emporium/contracts';
 import { createInProcessBus, createLogger, createMetrics, createPostgresDb, type Db, type InProcessBus, type Service } from '@emporium/platform';
 import { eventually, freshPostgresDatabase } from '@emporium/platform/testing';
 import { startCardProcessor, type CardProcessor } from '@emporium/sandbox-card-processor';
@@ -55,10 +55,10 @@ describe('payments on PostgreSQL with the card processor in its own database (di
     }, 15_000, `payment of ${orderId}`);
   };
 
-  const orderEvent = (type: 'order_payment_requested' | 'order_capture_requested', orderId: string, data: Record<string, unknown>) => ({
+  const orderEvent = <T extends 'order_payment_requested' | 'order_capture_requested'>(type: T, data: EventData<T>) => ({
     topic: 'order-events',
-    key: orderId,
-    value: JSON.stringify(makeEnvelope({ type, source: 'test', key: orderId, data: { orderId, ...data } as never })),
+    key: data.orderId,
+    value: JSON.stringify(makeEnvelope({ type, source: 'test', key: data.orderId, data })),
   });
   const deadlocks = async () => {
     // Statistics reach pg_stat_database within a second of the transaction that counted them.
@@ -79,7 +79,7 @@ describe('payments on PostgreSQL with the card processor in its own database (di
     const run = Date.now().toString(36);
     const orders = Array.from({ length: 40 }, (_, i) => `pg-many-${run}-${i}`);
     const before = await deadlocks();
-    await bus.publish(orders.map((orderId) => orderEvent('order_payment_requested', orderId, { customerId: 'c-1', amount: 1000, currency: 'EUR', paymentMethod: 'credit_card', paymentToken: 'tok_success' })));
+    await bus.publish(orders.map((orderId) => orderEvent('order_payment_requested', { orderId, customerId: 'c-1', amount: 1000, currency: 'EUR', paymentMethod: 'credit_card', paymentToken: 'tok_success' })));
     const paymentOf = new Map<string, string>();
     await eventually(async () => {
       for (const orderId of orders.filter((o) => !paymentOf.has(o))) {
@@ -88,7 +88,7 @@ describe('payments on PostgreSQL with the card processor in its own database (di
       }
       return paymentOf.size === orders.length;
     }, 30_000, 'forty authorizations');
-    await bus.publish(orders.map((orderId) => orderEvent('order_capture_requested', orderId, { paymentId: paymentOf.get(orderId), amount: 1000, currency: 'EUR' })));
+    await bus.publish(orders.map((orderId) => orderEvent('order_capture_requested', { orderId, paymentId: paymentOf.get(orderId)!, amount: 1000, currency: 'EUR' })));
     await eventually(async () => {
       const { rows } = await paymentsDb.query<{ n: string }>("SELECT count(*) AS n FROM payments WHERE order_id = ANY($1) AND status = 'captured'", [orders]);
       return Number(rows[0]!.n) === orders.length;
