@@ -58,18 +58,24 @@ export interface EventConsumerOptions {
   retryBackoffMs?: number;
   /**
    * Lets runs of different partitions commit side by side. Only for handlers whose events of
-   * different keys never lock the same rows (orders: each event locks its own order); otherwise two
-   * runs can deadlock. Default false: one run's transaction at a time.
+   * different keys never lock the same rows (orders: each event locks its own order), or whose
+   * `lockRun` takes every such lock first in one common order; otherwise two runs can deadlock.
+   * Default false: one run's transaction at a time.
    */
   parallelRuns?: boolean;
   /**
-   * One event per transaction, never a run: for handlers that lock rows shared across keys in an
-   * order fixed per event (inventory locks each order's products sorted). A run would hold one
-   * event's locks while taking the next event's, in no common order, and deadlock with another
-   * instance or an HTTP write on the same rows. Default false.
+   * For handlers that lock rows shared across keys (inventory: products' stock rows): takes, first
+   * in a run's transaction, every row lock the run's handlers will take, in the one order every
+   * transaction of the service takes them. The handlers then lock only rows the run already holds.
+   * Without it a run would hold one event's locks while taking the next event's, in no common
+   * order, and deadlock with another instance or an HTTP write on the same rows. Called with the
+   * run's events that are new (not duplicates), in order; a single message runs without it.
    */
-  eventPerTransaction?: boolean;
+  lockRun?: (tx: Sql, events: readonly RunEvent[]) => Promise<void>;
 }
+
+/** An event of a run, as `lockRun` sees it: its type and its validated data. */
+export type RunEvent = { [T in EventType]: { type: T; data: EventData<T> } }[EventType];
 
 /** What became of one delivered message. */
 export type EventOutcome = 'handled' | 'duplicate' | 'ignored';
@@ -119,7 +125,7 @@ export async function subscribeEvents(options: EventConsumerOptions): Promise<Su
     handler: async (message) => {
       await handle(message);
     },
-    batchHandler: options.eventPerTransaction ? undefined : createBatchEventHandler(options),
+    batchHandler: createBatchEventHandler(options),
   });
 }
 
@@ -226,6 +232,10 @@ export function createBatchEventHandler(options: Omit<EventConsumerOptions, 'bus
           const fresh = entries.filter((e) => !skip.has(e.id));
           if (fresh.length > 0) await markHandled(tx, group, fresh);
           const pending = new Set(fresh.map((e) => e.id));
+          if (options.lockRun) {
+            const unseen = new Set(pending);
+            await options.lockRun(tx, work.filter((p) => unseen.delete(p.envelope.id)).map((p) => ({ type: p.type, data: p.data }) as RunEvent));
+          }
           for (const { envelope, type, handler, data } of work) {
             // Handled before this run, or a second copy of an event in the same run: a duplicate.
             if (!pending.delete(envelope.id)) {

@@ -5,7 +5,7 @@ import type { HttpApp } from './http/server';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { createOutboxRelay, type OutboxRelay } from './outbox';
-import { checkRoutes, createEventHandler, subscribeEvents, topicsOf, type EventHandlers } from './consumer';
+import { checkRoutes, createEventHandler, subscribeEvents, topicsOf, type EventConsumerOptions, type EventHandlers } from './consumer';
 import { createDeadLetterOps, type DeadLetterOps } from './ops/dead-letters';
 import { inboxCutoff, pruneInbox } from './inbox';
 import { every } from './background';
@@ -46,10 +46,10 @@ export interface ServiceDefinition {
   /** Folder of the service's plain-SQL migrations (none: only the platform's outbox, inbox and idempotency tables). */
   migrationsDir?: string;
   handlers?: EventHandlers;
-  /** See EventConsumerOptions.parallelRuns: only when events of different keys never lock the same rows. */
+  /** See EventConsumerOptions.parallelRuns: only when runs of different keys cannot deadlock. */
   parallelRuns?: boolean;
-  /** See EventConsumerOptions.eventPerTransaction: handlers that lock rows shared across keys. */
-  eventPerTransaction?: boolean;
+  /** See EventConsumerOptions.lockRun: for handlers that lock rows shared across keys. */
+  lockRun?: EventConsumerOptions['lockRun'];
   /** Timers and loops the service runs in the background; each returns its stop function. */
   background?: Array<() => () => Promise<void>>;
 }
@@ -103,7 +103,7 @@ export function defineService(definition: ServiceDefinition): Service {
           logger: consumerLogger,
           metrics: deps.metrics,
           parallelRuns: definition.parallelRuns,
-          eventPerTransaction: definition.eventPerTransaction,
+          lockRun: definition.lockRun,
         });
         await deadLetters.start();
       }

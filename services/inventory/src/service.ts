@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { createHttpApp, createIdempotency, defineService, every, type Service, type ServiceDeps } from '@emporium/platform';
-import { expireReservations, inventoryHandlers } from './events/handlers';
+import { expireReservations, inventoryHandlers, lockInventoryRun } from './events/handlers';
 import { inventoryRoutes } from './http/inventory.routes';
 import { createInventoryStore } from './store/inventory.store';
 
@@ -30,9 +30,10 @@ export async function createInventoryService(deps: ServiceDeps, options: Invento
     app,
     migrationsDir: MIGRATIONS,
     handlers: inventoryHandlers(store),
-    // Each reservation locks its order's products in a fixed order; a run of several orders in one
-    // transaction would not, and deadlocked with a second instance and staff stock updates.
-    eventPerTransaction: true,
+    // A run of several orders takes all its locks first, in the order every path takes them, so
+    // runs of different partitions may commit side by side (ADR 0011, session-27 amendment).
+    lockRun: lockInventoryRun(store),
+    parallelRuns: true,
     background: [idempotency.cleanupTask(), every(options.expiryIntervalMs ?? 5000, expiryLogger, 'expire reservations', () => expireReservations(store, expiryLogger))],
   });
 }

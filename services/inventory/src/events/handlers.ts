@@ -1,4 +1,4 @@
-import type { EventHandlers, Logger, Sql } from '@emporium/platform';
+import type { EventHandlers, Logger, RunEvent, Sql } from '@emporium/platform';
 import { levelChanged } from '../domain/stock';
 import { commitStock, releaseStock, reserveStock, type Outcome } from '../domain/use-cases';
 import type { InventoryStore, StockStep } from '../store/inventory.store';
@@ -59,6 +59,29 @@ export function inventoryHandlers(store: InventoryStore): EventHandlers {
       }
       logger.info({ orderId: data.orderId, outcome }, 'order completed');
     },
+  };
+}
+
+/**
+ * The locks of a run of events, taken first (the consumer's `lockRun`): the reservations of the
+ * orders it confirms, cancels or completes; the stock rows of the products it reserves and of the
+ * orders it cancels or completes. Handlers lock nothing else, so a run of several orders cannot
+ * deadlock with another instance's run, the expiry sweep or a staff stock update.
+ */
+export function lockInventoryRun(store: InventoryStore): (tx: Sql, events: readonly RunEvent[]) => Promise<void> {
+  return async (tx, events) => {
+    const reservationsOf: string[] = [];
+    const orders: string[] = [];
+    const products: string[] = [];
+    for (const event of events) {
+      if (event.type === 'order_placed') products.push(...event.data.items.map((i) => i.productId));
+      else if (event.type === 'order_confirmed') reservationsOf.push(event.data.orderId);
+      else if (event.type === 'order_cancelled' || event.type === 'order_completed') {
+        reservationsOf.push(event.data.orderId);
+        orders.push(event.data.orderId);
+      }
+    }
+    await store.lockRun(tx, { reservationsOf, stockOf: { orders, products } });
   };
 }
 

@@ -1,5 +1,5 @@
 import type { ListMovementsQuery, StockLevel, StockMismatch, StockMovement } from '@emporium/contracts';
-import { writeChain, type Db, type PendingEvent, type Sql } from '@emporium/platform';
+import { deferWrite, writeChain, type Db, type PendingEvent, type Sql } from '@emporium/platform';
 import type { ReservationStatus, StockLine } from '../domain/reservation';
 import { level, type Level, type StockChange } from '../domain/stock';
 
@@ -106,6 +106,28 @@ export function createInventoryStore(db: Db, source: string) {
         lines: rows.map((r) => ({ productId: r.product_id, quantity: r.quantity })),
         levels: new Map(rows.map((r) => [r.product_id, level(r.product_id, r.on_hand, r.reserved)])),
       };
+    },
+
+    /**
+     * Takes every lock a run of events will take, so its handlers then lock only rows it holds:
+     * first the active reservations of `reservationsOf`, by order and product, then the stock rows
+     * of `stockOf.products` and of the active reservations of `stockOf.orders`, in product id order.
+     * That is the order of every other path (one order's reservations, by product, before their
+     * stock rows; stock rows by product id), so no two of them wait for each other in a cycle. The
+     * reservations' statement travels with the stock rows' (or the next one).
+     */
+    async lockRun(tx: Sql, locks: { reservationsOf: readonly string[]; stockOf: { orders: readonly string[]; products: readonly string[] } }): Promise<void> {
+      const { reservationsOf, stockOf } = locks;
+      if (reservationsOf.length > 0) {
+        await deferWrite(tx, "SELECT 1 FROM reservations WHERE order_id = ANY($1::text[]) AND status = 'active' ORDER BY order_id, product_id FOR UPDATE", [reservationsOf]);
+      }
+      if (stockOf.orders.length + stockOf.products.length === 0) return;
+      await tx.query(
+        `SELECT 1 FROM stock WHERE product_id IN (
+           SELECT unnest($1::text[]) UNION SELECT product_id FROM reservations WHERE order_id = ANY($2::text[]) AND status = 'active'
+         ) ORDER BY product_id FOR UPDATE`,
+        [stockOf.products, stockOf.orders],
+      );
     },
 
     /** A paid order keeps its stock until it is completed or cancelled. */
