@@ -46,7 +46,7 @@ export interface ServiceDefinition {
   /** Folder of the service's plain-SQL migrations (none: only the platform's outbox, inbox and idempotency tables). */
   migrationsDir?: string;
   handlers?: EventHandlers;
-  /** See EventConsumerOptions.parallelRuns: only when runs of different keys cannot deadlock. */
+  /** See EventConsumerOptions.parallelRuns: only when runs of different partitions cannot deadlock. */
   parallelRuns?: boolean;
   /** See EventConsumerOptions.lockRun: for handlers that lock rows shared across keys. */
   lockRun?: EventConsumerOptions['lockRun'];

@@ -69,11 +69,11 @@ describe('runs of order events on PostgreSQL, side by side (inventory)', () => {
           for (let r = 0; r < RUNS_PER_PARTITION; r++) await handleRun(runs(p, r)).catch((error: Error) => failures.push(`run ${p}/${r}: ${error.message}`));
         }),
       );
-    const orderIds = (p: number, r: number) => Array.from({ length: ORDERS_PER_RUN }, (_, i) => ({ i, orderId: `o-${p}-${r}-${i}`, products: productsOf(p, r * ORDERS_PER_RUN + i) }));
+    const ordersOf = (p: number, r: number) => Array.from({ length: ORDERS_PER_RUN }, (_, i) => ({ i, orderId: `o-${p}-${r}-${i}`, products: productsOf(p, r * ORDERS_PER_RUN + i) }));
     const soon = new Date(Date.now() + 60_000).toISOString();
 
     await deliver((p, r) =>
-      orderIds(p, r).map(({ i, orderId, products }) =>
+      ordersOf(p, r).map(({ i, orderId, products }) =>
         message('order_placed', p, {
           orderId,
           customerId: 'c-1',
@@ -90,7 +90,7 @@ describe('runs of order events on PostgreSQL, side by side (inventory)', () => {
     );
     // Then every order is settled, in runs that mix confirmations, completions and cancellations.
     await deliver((p, r) =>
-      orderIds(p, r).flatMap(({ i, orderId, products }) => {
+      ordersOf(p, r).flatMap(({ i, orderId, products }) => {
         const items = products.map((productId) => ({ productId, quantity: 1 }));
         if (i % 2 === 0) return [message('order_confirmed', p, { orderId, customerId: 'c-1', items: items.map((l) => ({ ...l, name: l.productId, unitPrice: 100, lineTotal: 100 })), total: 200, currency: 'EUR' }), message('order_completed', p, { orderId, customerId: 'c-1', items })];
         return [message('order_cancelled', p, { orderId, customerId: 'c-1', status: 'cancelled', code: 'customer_cancelled', reason: 'test', releaseStock: true, voidPaymentId: null })];
