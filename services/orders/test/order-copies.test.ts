@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeEnvelope, type EventData, type EventType } from '@emporium/contracts';
-import { createTestPlatform, emittedEvents, eventually, type TestPlatform } from '@emporium/platform/testing';
+import { createTestPlatform, emittedEvents, type TestPlatform } from '@emporium/platform/testing';
 import type { Db, Service } from '@emporium/platform';
 import { createOrdersService } from '../src/service';
+import { orderEvents } from './events';
 
 /**
  * The saga decides an order's events after the first on this instance's copy of the order, not on a
@@ -17,13 +17,7 @@ describe('orders deciding on its copy of an order in flight', () => {
   const productId = 'p-copies';
 
   const options = { cartUrl: 'http://127.0.0.1:9', cart: async () => ({ lines: [], discount: null }), expiryIntervalMs: 60_000 };
-  const publish = async <T extends EventType>(topic: string, type: T, key: string, data: EventData<T>) => {
-    const envelope = makeEnvelope({ type, source: 'test', key, data });
-    await platform.bus.publish([{ topic, key, value: JSON.stringify(envelope) }]);
-    return envelope.id;
-  };
-  const handled = (eventId: string) =>
-    eventually(async () => (await db.query('SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2', ['orders', eventId])).rows.length > 0, 10_000, `event ${eventId} handled`);
+  const { publish, handled } = orderEvents(() => platform);
   const emitted = async (orderId: string) => (await db.query<{ type: string }>(`SELECT type FROM ${emittedEvents('orders')} WHERE key = $1 ORDER BY seq`, [orderId])).rows.map((r) => r.type);
   const row = async (orderId: string) => (await db.query<{ status: string; version: number }>('SELECT status, version FROM orders WHERE id = $1', [orderId])).rows[0]!;
 

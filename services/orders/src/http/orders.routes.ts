@@ -32,15 +32,14 @@ export function ordersRoutes(app: HttpApp, deps: OrdersRouteDeps): void {
     done();
   });
 
-  /** The order, if this caller may see it: another shopper's order does not exist for them. */
-  const visible = async (request: FastifyRequest, id: string) => {
-    const order = await store.get(id);
-    if (!order || !mayAccessCustomer(principalOf(request), order.customerId)) throw orderNotFound(id);
-    return order;
-  };
+  /**
+   * The order's view, if this caller may see it (another shopper's order does not exist for them):
+   * the order and its status history in one query.
+   */
   const view = async (request: FastifyRequest, id: string) => {
-    const order = await visible(request, id);
-    return toView(order, await store.history(id));
+    const found = await store.withHistory(id);
+    if (!found || !mayAccessCustomer(principalOf(request), found.order.customerId)) throw orderNotFound(id);
+    return toView(found.order, found.history);
   };
   const ensureOwner = async (request: FastifyRequest, id: string) => {
     const owner = await store.ownerOf(id);
@@ -95,7 +94,8 @@ export function ordersRoutes(app: HttpApp, deps: OrdersRouteDeps): void {
     if (customerId === undefined) throw new AppError('REQUEST.INVALID', 'The request query is invalid: query.customerId is required', { status: 400, errors: [{ field: 'query.customerId', message: 'is required' }] });
     if (!mayAccessCustomer(principal, customerId)) throw notFound('ORDERS.NOT_FOUND', 'There are no such orders.');
     const orders = await store.listByCustomer(customerId, request.query.limit);
-    return { items: await Promise.all(orders.map(async (o) => toView(o, await store.history(o.id)))) };
+    const histories = await store.histories(orders.map((o) => o.id));
+    return { items: orders.map((o) => toView(o, histories.get(o.id) ?? [])) };
   });
 
   app.get('/api/orders/:id', {

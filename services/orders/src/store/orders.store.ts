@@ -31,13 +31,18 @@ interface OrderRow {
   version: number;
 }
 
-/** A line and a compensation as the load query's json_agg gives them (timestamps as text). */
+/** A line, a compensation and a history entry as the load query's json_agg gives them (timestamps as text). */
 type JsonLine = OrderLine;
 interface JsonCompensation {
   step: Compensation['step'];
   action: Compensation['action'];
   requestedAt: string | null;
   confirmedAt: string | null;
+}
+interface JsonHistory {
+  status: OrderStatus;
+  reason: string | null;
+  at: string;
 }
 const toDate = (value: string | null): Date | null => (value === null ? null : new Date(value));
 
@@ -126,21 +131,27 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
     return byOrder;
   };
 
-  /** The order with its lines, compensations and version, in one query. */
-  const load = async (tx: Sql, id: string, lock: boolean): Promise<Copy | undefined> => {
-    const { rows } = await tx.query<OrderRow & { lines: JsonLine[]; compensations: JsonCompensation[] }>(
+  /** The history column of `load`: the order's statuses, oldest first. */
+  const HISTORY = `COALESCE((SELECT json_agg(json_build_object('status', h.status, 'reason', h.reason, 'at', h.at) ORDER BY h.id)
+                   FROM order_status_history h WHERE h.order_id = o.id), '[]') AS history`;
+
+  /** The order with its lines, compensations and version (and, if asked, its history), in one query. */
+  const load = async (tx: Sql, id: string, options: { lock?: boolean; history?: boolean }): Promise<(Copy & { history?: HistoryEntry[] }) | undefined> => {
+    const { rows } = await tx.query<OrderRow & { lines: JsonLine[]; compensations: JsonCompensation[]; history?: JsonHistory[] }>(
       `SELECT o.*,
          COALESCE((SELECT json_agg(json_build_object('productId', l.product_id, 'name', l.name, 'quantity', l.quantity, 'unitPrice', l.unit_price, 'lineTotal', l.line_total)
                    ORDER BY l.product_id) FROM order_lines l WHERE l.order_id = o.id), '[]') AS lines,
          COALESCE((SELECT json_agg(json_build_object('step', c.step, 'action', c.action, 'requestedAt', c.requested_at, 'confirmedAt', c.confirmed_at)
-                   ORDER BY c.position) FROM order_compensations c WHERE c.order_id = o.id), '[]') AS compensations
-       FROM orders o WHERE o.id = $1${lock ? ' FOR UPDATE OF o' : ''}`,
+                   ORDER BY c.position) FROM order_compensations c WHERE c.order_id = o.id), '[]') AS compensations${options.history ? `,
+         ${HISTORY}` : ''}
+       FROM orders o WHERE o.id = $1${options.lock ? ' FOR UPDATE OF o' : ''}`,
       [id],
     );
     const row = rows[0];
     if (!row) return undefined;
     const compensations = row.compensations.map((c) => ({ ...c, requestedAt: toDate(c.requestedAt), confirmedAt: toDate(c.confirmedAt) }));
-    return { order: toOrder(row, row.lines, compensations), version: row.version };
+    const history = row.history?.map((h) => ({ status: h.status, reason: h.reason, at: new Date(h.at) }));
+    return { order: toOrder(row, row.lines, compensations), version: row.version, ...(history ? { history } : {}) };
   };
 
   /**
@@ -271,14 +282,22 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
       });
     },
 
-    get: async (id: string, tx: Sql = db) => (await load(tx, id, false))?.order,
+    /** The order and its status history, in one query (an order page, its live stream). */
+    async withHistory(id: string): Promise<{ order: Order; history: HistoryEntry[] } | undefined> {
+      const loaded = await load(db, id, { history: true });
+      return loaded && { order: loaded.order, history: loaded.history ?? [] };
+    },
 
-    async history(id: string): Promise<HistoryEntry[]> {
-      const { rows } = await db.query<{ status: OrderStatus; reason: string | null; at: Date }>(
-        'SELECT status, reason, at FROM order_status_history WHERE order_id = $1 ORDER BY id',
-        [id],
+    /** The status histories of several orders, oldest first, in one query (an order list). */
+    async histories(ids: string[]): Promise<Map<string, HistoryEntry[]>> {
+      const byOrder = new Map<string, HistoryEntry[]>(ids.map((id) => [id, []]));
+      if (ids.length === 0) return byOrder;
+      const { rows } = await db.query<{ order_id: string; status: OrderStatus; reason: string | null; at: Date }>(
+        'SELECT order_id, status, reason, at FROM order_status_history WHERE order_id = ANY($1) ORDER BY order_id, id',
+        [ids],
       );
-      return rows;
+      for (const { order_id, ...entry } of rows) byOrder.get(order_id)?.push(entry);
+      return byOrder;
     },
 
     /** The customer an order belongs to (ownership checks), without loading it. */
@@ -303,7 +322,7 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
     async react(id: string, react: (order: Order) => Reaction, options: { tx?: Sql; afterCommit?: (task: () => void) => void; correlationId?: string } = {}): Promise<Order | undefined> {
       const copy = takeCopy(id);
       const run = async (tx: Sql, copied: Copy | undefined) => {
-        const current = copied ?? (await load(tx, id, true));
+        const current = copied ?? (await load(tx, id, { lock: true }));
         if (!current) return undefined;
         return apply(tx, current, react(current.order), { correlationId: options.correlationId, copied: copied !== undefined });
       };
