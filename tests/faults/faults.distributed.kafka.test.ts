@@ -668,6 +668,7 @@ describe('fault suite (distributed: kill -9, broker and PostgreSQL restarts, lat
 
     // ---- the assertions (soft: every broken invariant is reported, not only the first) ----
     expect.soft(crashed, 'services that exited without being killed').toEqual([]);
+    expect.soft(KILLABLE.filter((name) => !faults[`kill -9 ${name}`]), 'killable services never killed').toEqual([]);
     expect.soft(accepted.length, 'orders accepted during the faults').toBeGreaterThan(50);
     expect.soft(notEnded, 'accepted orders not ended within 60 s of healing').toEqual([]);
     expect.soft(lostIds, 'accepted orders missing from the orders database').toEqual([]);
