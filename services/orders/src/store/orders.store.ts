@@ -46,6 +46,10 @@ interface JsonHistory {
 }
 const toDate = (value: string | null): Date | null => (value === null ? null : new Date(value));
 
+/** The history column of the order's load query: its statuses, oldest first. */
+const HISTORY_COLUMN = `COALESCE((SELECT json_agg(json_build_object('status', h.status, 'reason', h.reason, 'at', h.at) ORDER BY h.id)
+                   FROM order_status_history h WHERE h.order_id = o.id), '[]') AS history`;
+
 export interface CatalogProduct {
   productId: string;
   name: string;
@@ -131,10 +135,6 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
     return byOrder;
   };
 
-  /** The history column of `load`: the order's statuses, oldest first. */
-  const HISTORY = `COALESCE((SELECT json_agg(json_build_object('status', h.status, 'reason', h.reason, 'at', h.at) ORDER BY h.id)
-                   FROM order_status_history h WHERE h.order_id = o.id), '[]') AS history`;
-
   /** The order with its lines, compensations and version (and, if asked, its history), in one query. */
   const load = async (tx: Sql, id: string, options: { lock?: boolean; history?: boolean }): Promise<(Copy & { history?: HistoryEntry[] }) | undefined> => {
     const { rows } = await tx.query<OrderRow & { lines: JsonLine[]; compensations: JsonCompensation[]; history?: JsonHistory[] }>(
@@ -143,7 +143,7 @@ export function createOrdersStore(db: Db, source: string, timeouts: StepTimeouts
                    ORDER BY l.product_id) FROM order_lines l WHERE l.order_id = o.id), '[]') AS lines,
          COALESCE((SELECT json_agg(json_build_object('step', c.step, 'action', c.action, 'requestedAt', c.requested_at, 'confirmedAt', c.confirmed_at)
                    ORDER BY c.position) FROM order_compensations c WHERE c.order_id = o.id), '[]') AS compensations${options.history ? `,
-         ${HISTORY}` : ''}
+         ${HISTORY_COLUMN}` : ''}
        FROM orders o WHERE o.id = $1${options.lock ? ' FOR UPDATE OF o' : ''}`,
       [id],
     );
