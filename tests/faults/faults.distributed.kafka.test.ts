@@ -4,12 +4,12 @@
  * Every service reaches PostgreSQL and Kafka through a TCP fault proxy (fault-proxy.ts); the broker
  * advertises the proxy's port, so every Kafka connection after bootstrap goes through it too. While
  * checkouts arrive at a steady rate (open model), faults are injected one after another: kill -9 of
- * each killable service in a random order (then one more), payments down for a while, a restart of the broker, a restart
- * of PostgreSQL, latency, and cut connections. Then everything heals and the books must balance:
- * every accepted order ends, none is lost, no payment is captured twice, no unit is oversold, the
- * stock ledger reconciles. The figures are printed.
+ * each killable service in a random order (then of one more), payments down for a while, a restart
+ * of the broker, a restart of PostgreSQL, latency, and cut connections. Then everything heals and
+ * the books must balance: every accepted order ends, none is lost, no payment is captured twice, no
+ * unit is oversold, the stock ledger reconciles. The figures are printed.
  *
- * Knobs: FAULTS_SEED (which services get killed), FAULTS_RATE (checkouts per second, default 4).
+ * Knobs: FAULTS_SEED (the kill order, and the fifth kill), FAULTS_RATE (checkouts per second, default 4).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -60,7 +60,7 @@ function generator(seed: number): () => number {
   };
 }
 
-/** The killable services in a random order (Fisher–Yates): each run kills every one of them at least once. */
+/** `items` in a random order drawn from `random` (Fisher–Yates), so a seed replays it. */
 function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const order = [...items];
   for (let i = order.length - 1; i > 0; i--) {
