@@ -6,7 +6,9 @@
  * No HTTP, gateway, cart, identity, catalog, card processor or business rules. Orders places orders at
  * each offered rate (a transaction: the order row and `order_placed`) and counts those that reach
  * `payment_captured`. A rate the skeleton cannot carry on this machine, the platform cannot either.
- * The saga's own CPU and latency at each rate, with the machine's yardstick (bench/hello-world.ts) measured first.
+ * Prints, per rate, the orders completed, their latencies and each process's CPU per order, with the
+ * machine's yardstick (bench/hello-world.ts) measured first. This file is the driver and, with
+ * `--role`, each skeleton.
  *   tsx bench/floor.ts [--rates 10,25,50,100,200,400] [--duration 15] [--db-prefix floor] [--partitions 3]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -110,7 +112,8 @@ interface StepAnswer {
   completed: number;
   /** Seconds from the first order placed to the last completed. */
   span: number;
-  acceptance: ReturnType<typeof percentiles>;
+  /** The placing transaction (the order row and its event), as the orders skeleton timed it. */
+  placement: ReturnType<typeof percentiles>;
   confirmation: ReturnType<typeof percentiles>;
   completion: ReturnType<typeof percentiles>;
 }
@@ -145,17 +148,17 @@ async function runRole(role: Role, namespace: string): Promise<void> {
   let run = 0;
   for await (const line of createInterface({ input: process.stdin })) {
     const { rate, seconds } = JSON.parse(line) as { rate: number; seconds: number };
-    const prefix = `ord_${++run}_`;
-    const acceptance: number[] = [];
+    const current = ++run;
+    const placement: number[] = [];
     const total = Math.round(rate * seconds);
     const place = async (n: number) => {
       const started = performance.now();
-      const id = `${prefix}${n}`;
+      const id = `ord_${current}_${n}`;
       await db.transaction(async (tx) => {
-        await tx.query("INSERT INTO floor_orders (id, status, placed_at) VALUES ($1, 'placed', now())", [id]);
+        await tx.query("INSERT INTO floor_orders (id, run, status, placed_at) VALUES ($1, $2, 'placed', now())", [id, current]);
         await writeOutbox(tx, [event('order_placed', id, { orderId: id, customerId: CUSTOMER, items: ITEMS, currency: 'EUR', subtotal: 1000, discount: 0, total: 1000, paymentMethod: 'credit_card', source: 'cart', reserveUntil: new Date(Date.now() + 900_000).toISOString() })], { source: 'orders' });
       });
-      acceptance.push(performance.now() - started);
+      placement.push(performance.now() - started);
     };
     // Open model: orders are placed on schedule whether or not earlier ones were answered.
     const start = performance.now();
@@ -167,18 +170,18 @@ async function runRole(role: Role, namespace: string): Promise<void> {
     }
     await Promise.all(placing);
     const deadline = Date.now() + SETTLE_MS;
-    const count = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM floor_orders WHERE id LIKE $1 AND completed_at IS NOT NULL', [`${prefix}%`])).rows[0]!.n);
+    const count = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM floor_orders WHERE run = $1 AND completed_at IS NOT NULL', [current])).rows[0]!.n);
     while ((await count()) < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     const { rows } = await db.query<{ confirmed: number; completed: number }>(
-      'SELECT EXTRACT(EPOCH FROM confirmed_at - placed_at) * 1000 AS confirmed, EXTRACT(EPOCH FROM completed_at - placed_at) * 1000 AS completed FROM floor_orders WHERE id LIKE $1 AND completed_at IS NOT NULL',
-      [`${prefix}%`],
+      'SELECT EXTRACT(EPOCH FROM confirmed_at - placed_at) * 1000 AS confirmed, EXTRACT(EPOCH FROM completed_at - placed_at) * 1000 AS completed FROM floor_orders WHERE run = $1 AND completed_at IS NOT NULL',
+      [current],
     );
-    const span = await db.query<{ s: number }>('SELECT EXTRACT(EPOCH FROM max(completed_at) - min(placed_at)) AS s FROM floor_orders WHERE id LIKE $1', [`${prefix}%`]);
+    const span = await db.query<{ s: number }>('SELECT EXTRACT(EPOCH FROM max(completed_at) - min(placed_at)) AS s FROM floor_orders WHERE run = $1', [current]);
     const answer: StepAnswer = {
       total,
       completed: rows.length,
       span: Number(span.rows[0]!.s),
-      acceptance: percentiles(acceptance),
+      placement: percentiles(placement),
       confirmation: percentiles(rows.map((r) => Number(r.confirmed))),
       completion: percentiles(rows.map((r) => Number(r.completed))),
     };
@@ -252,7 +255,7 @@ async function drive(): Promise<void> {
     const completedPerSecond = result.completed / result.span;
     log(`${rate}/s: ${result.completed} of ${result.total} completed in ${round(result.span, 1)} s (${round(completedPerSecond, 1)}/s); CPU ${round(totalMs, 2)} ms per order over ${round(wall, 1)} s`);
     rows.push(
-      `| ${rate} | ${result.total} | ${result.completed} | ${round(completedPerSecond, 1)} | ${[result.acceptance.p50, result.acceptance.p99].map((v) => round(v, 1)).join(' / ')} | ${[result.confirmation.p50, result.confirmation.p95, result.confirmation.p99].map((v) => round(v, 0)).join(' / ')} | ${[result.completion.p50, result.completion.p95, result.completion.p99].map((v) => round(v, 0)).join(' / ')} | ${round(totalMs, 2)} | ${perOrder.map(([name, ms]) => `${name} ${round(ms, 2)}`).join(', ')} |`,
+      `| ${rate} | ${result.total} | ${result.completed} | ${round(completedPerSecond, 1)} | ${[result.placement.p50, result.placement.p99].map((v) => round(v, 1)).join(' / ')} | ${[result.confirmation.p50, result.confirmation.p95, result.confirmation.p99].map((v) => round(v, 0)).join(' / ')} | ${[result.completion.p50, result.completion.p95, result.completion.p99].map((v) => round(v, 0)).join(' / ')} | ${round(totalMs, 2)} | ${perOrder.map(([name, ms]) => `${name} ${round(ms, 2)}`).join(', ')} |`,
     );
   }
 
