@@ -136,14 +136,21 @@ async function runRole(role: Role, namespace: string): Promise<void> {
   });
   await service.start();
   process.stdout.write('ready\n');
-  const stop = async () => {
-    await service.stop();
-    await bus.close();
-    await db.close();
-    process.exit(0);
-  };
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await service.stop();
+      await bus.close();
+      await db.close();
+      process.exit(0);
+    })());
   process.on('SIGTERM', () => void stop());
-  if (role !== 'orders') return;
+  // The driver holds standard input: when it ends (the driver stopped or died), so does this skeleton.
+  process.stdin.on('end', () => void stop());
+  if (role !== 'orders') {
+    process.stdin.resume();
+    return;
+  }
 
   let run = 0;
   for await (const line of createInterface({ input: process.stdin })) {
@@ -194,6 +201,7 @@ async function drive(): Promise<void> {
   const duration = Number(argOf('duration', '15'));
   const namespace = `floor-${Math.random().toString(36).slice(2, 8)}`;
   const log = (message: string) => process.stderr.write(`[floor] ${message}\n`);
+  const machineLine = machine();
 
   const helloWorld = await startHelloWorld(3991);
   const hello = client(helloWorld.url);
@@ -254,9 +262,18 @@ async function drive(): Promise<void> {
     const totalMs = perOrder.reduce((sum, [, ms]) => sum + ms, 0);
     const completedPerSecond = result.completed / result.span;
     log(`${rate}/s: ${result.completed} of ${result.total} completed in ${round(result.span, 1)} s (${round(completedPerSecond, 1)}/s); CPU ${round(totalMs, 2)} ms per order over ${round(wall, 1)} s`);
-    rows.push(
-      `| ${rate} | ${result.total} | ${result.completed} | ${round(completedPerSecond, 1)} | ${[result.placement.p50, result.placement.p99].map((v) => round(v, 1)).join(' / ')} | ${[result.confirmation.p50, result.confirmation.p95, result.confirmation.p99].map((v) => round(v, 0)).join(' / ')} | ${[result.completion.p50, result.completion.p95, result.completion.p99].map((v) => round(v, 0)).join(' / ')} | ${round(totalMs, 2)} | ${perOrder.map(([name, ms]) => `${name} ${round(ms, 2)}`).join(', ')} |`,
-    );
+    const cells = [
+      rate,
+      result.total,
+      result.completed,
+      round(completedPerSecond, 1),
+      `${round(result.placement.p50, 1)} / ${round(result.placement.p99, 1)}`,
+      [result.confirmation.p50, result.confirmation.p95, result.confirmation.p99].map((ms) => round(ms, 0)).join(' / '),
+      [result.completion.p50, result.completion.p95, result.completion.p99].map((ms) => round(ms, 0)).join(' / '),
+      round(totalMs, 2),
+      perOrder.map(([name, ms]) => `${name} ${round(ms, 2)}`).join(', '),
+    ];
+    rows.push(`| ${cells.join(' | ')} |`);
   }
 
   await Promise.all([...children.values()].map(({ proc }) => stopChild(proc)));
@@ -269,7 +286,7 @@ async function drive(): Promise<void> {
     [
       `Saga floor (\`tsx bench/floor.ts --rates ${rates.join(',')} --duration ${duration}\`, ${PARTITIONS} partitions per topic, after a warm-up of 600 orders at 40/s): four skeleton services, eight hops, one row written per hop.`,
       '',
-      `Machine: ${machine()}. Hello-world (32 connections): ${yardstick.rps} requests/s.`,
+      `Machine: ${machineLine}. Hello-world (32 connections): ${yardstick.rps} requests/s.`,
       '',
       '| offered/s | orders | completed | completed/s (first placed → last completed) | placement p50 / p99 ms | placement → confirmed p50 / p95 / p99 ms | placement → completed p50 / p95 / p99 ms | CPU ms per order | per process (ms per order) |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -280,5 +297,6 @@ async function drive(): Promise<void> {
 }
 
 const role = argOf('role', '');
-if (role) await runRole(role as Role, argOf('namespace', ''));
-else await drive();
+if (!role) await drive();
+else if ((ROLES as readonly string[]).includes(role)) await runRole(role as Role, argOf('namespace', ''));
+else throw new Error(`--role must be one of ${ROLES.join(', ')}`);
